@@ -1,0 +1,52 @@
+package breach
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies a domain error; the HTTP layer maps codes to statuses in one
+// place and the CLI maps ErrInvalid to exit status 2.
+type Code string
+
+const (
+	ErrInvalid   Code = "invalid"   // bad input: 400, exit 2
+	ErrNotFound  Code = "not_found" // 404
+	ErrForbidden Code = "forbidden" // 403
+	ErrConflict  Code = "conflict"  // 409: stale version, already done
+	ErrInternal  Code = "internal"  // 500
+)
+
+// Error is a domain error. Field names the input field at fault, when there is
+// one. Message never carries personal data: it names fields, not their values.
+type Error struct {
+	Code    Code   `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	}
+	return e.Message
+}
+
+// Invalid reports bad input in one field.
+func Invalid(field, format string, args ...any) *Error {
+	return &Error{Code: ErrInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Errorf builds a domain error of the given code.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or ErrInternal.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ErrInternal
+}
