@@ -11,8 +11,9 @@ import (
 
 // Activities is registered on the worker; workflows call its methods by value.
 type Activities struct {
-	Store  *store.Store
-	Logger *slog.Logger
+	Store    *store.Store
+	Dossiers DossierRenderer
+	Logger   *slog.Logger
 }
 
 // RecordAssessment computes the engine's proposal from the stored facts and
