@@ -50,3 +50,40 @@ func ErrorCode(err error) Code {
 	}
 	return ErrInternal
 }
+
+// Errors is every problem found in one input, in the order of its fields.
+// errors.As(err, &e) with e a *Error finds the first one, so code that wants a
+// single field keeps working; code that wants all of them asks for Errors.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	switch len(es) {
+	case 0:
+		return "no errors"
+	case 1:
+		return es[0].Error()
+	}
+	s := es[0].Error()
+	for _, e := range es[1:] {
+		s += "; " + e.Error()
+	}
+	return s
+}
+
+// Unwrap exposes each *Error to errors.Is and errors.As.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// Err returns nil when es is empty and es otherwise, so that a function can
+// collect problems and end with `return es.Err()`.
+func (es Errors) Err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	return es
+}

@@ -1,0 +1,425 @@
+// Package config reads the engine's configuration from BREACH_* environment
+// variables. Every variable is declared once, in the table below, which serves
+// both to load the configuration and to document it in `breach --help`.
+// Secrets (and the TLS material) also accept a NAME_FILE variant naming a file
+// whose trimmed contents are the value, so that they can come from a mounted
+// Kubernetes secret, a systemd credential or a Docker secret.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/breach-engine/breach/internal/codec"
+)
+
+// Config is the engine's configuration. Fields hold values, never file names:
+// a NAME_FILE variable has already been read into its field.
+type Config struct {
+	DatabaseURL string
+
+	TemporalAddress       string
+	TemporalNamespace     string
+	TemporalTLSCert       string // PEM
+	TemporalTLSKey        string // PEM
+	TemporalTLSCA         string // PEM
+	TemporalTLSServerName string
+	TemporalAPIKey        string
+	TaskQueue             string
+
+	HTTPAddr        string
+	CodecCORSOrigin string
+
+	PayloadKey string // key spec, see codec.ParseKeys
+	DataKey    string // key spec, same format
+
+	LogFormat string // "text" or "json"
+	LogLevel  slog.Level
+
+	DevDir          string
+	ReminderOffsets []time.Duration // before each deadline, longest first
+
+	URL   string // the breach server the CLI talks to
+	Token string // the CLI's API token
+
+	// Set lists the variables that were given (directly or through _FILE),
+	// as opposed to left at their default.
+	Set map[string]bool
+}
+
+// Var describes one environment variable.
+type Var struct {
+	Name    string
+	Default string
+	// Secret values are never printed; they, and the TLS material, accept
+	// Name+"_FILE".
+	Secret bool
+	// File says that Name+"_FILE" is accepted.
+	File bool
+	// Group heads the variable's section in the help text.
+	Group string
+	Desc  string
+	set   func(c *Config, v string) error
+}
+
+// Vars is the table of every variable the engine reads, in help order.
+var Vars = []Var{
+	{Name: "BREACH_DATABASE_URL", Secret: true, File: true, Group: "Storage",
+		Desc: "PostgreSQL connection string (postgres://user:pass@host:5432/db?sslmode=...). " +
+			"Required by serve, worker and migrate; `breach dev` starts a private cluster when unset.",
+		set: func(c *Config, v string) error { c.DatabaseURL = v; return validDatabaseURL(v) }},
+
+	{Name: "BREACH_TEMPORAL_ADDRESS", Default: "127.0.0.1:7233", Group: "Temporal",
+		Desc: "host:port of the Temporal frontend.",
+		set:  func(c *Config, v string) error { c.TemporalAddress = v; return validHostPort(v) }},
+	{Name: "BREACH_TEMPORAL_NAMESPACE", Default: "default", Group: "Temporal",
+		Desc: "Temporal namespace holding the incident workflows.",
+		set:  func(c *Config, v string) error { c.TemporalNamespace = v; return nil }},
+	{Name: "BREACH_TEMPORAL_TLS_CERT", File: true, Group: "Temporal",
+		Desc: "PEM client certificate for mutual TLS with Temporal (with BREACH_TEMPORAL_TLS_KEY).",
+		set:  func(c *Config, v string) error { c.TemporalTLSCert = v; return validPEM(v) }},
+	{Name: "BREACH_TEMPORAL_TLS_KEY", Secret: true, File: true, Group: "Temporal",
+		Desc: "PEM private key of the client certificate.",
+		set:  func(c *Config, v string) error { c.TemporalTLSKey = v; return validPEM(v) }},
+	{Name: "BREACH_TEMPORAL_TLS_CA", File: true, Group: "Temporal",
+		Desc: "PEM CA certificate(s) to verify the Temporal server; default: the system roots. Setting any " +
+			"BREACH_TEMPORAL_TLS_* variable turns TLS on.",
+		set: func(c *Config, v string) error { c.TemporalTLSCA = v; return validPEM(v) }},
+	{Name: "BREACH_TEMPORAL_TLS_SERVER_NAME", Group: "Temporal",
+		Desc: "Server name to verify in the Temporal server's certificate; default: the address's host.",
+		set:  func(c *Config, v string) error { c.TemporalTLSServerName = v; return nil }},
+	{Name: "BREACH_TEMPORAL_API_KEY", Secret: true, File: true, Group: "Temporal",
+		Desc: "API key for Temporal Cloud or a server that accepts bearer keys; turns TLS on.",
+		set:  func(c *Config, v string) error { c.TemporalAPIKey = v; return nil }},
+	{Name: "BREACH_TASK_QUEUE", Default: "breach", Group: "Temporal",
+		Desc: "Task queue the workers poll and the server starts workflows on.",
+		set:  func(c *Config, v string) error { c.TaskQueue = v; return nil }},
+
+	{Name: "BREACH_HTTP_ADDR", Default: "127.0.0.1:8080", Group: "HTTP server",
+		Desc: "host:port `breach serve` listens on (use 0.0.0.0:8080 in a container).",
+		set:  func(c *Config, v string) error { c.HTTPAddr = v; return validHostPort(v) }},
+	{Name: "BREACH_CODEC_CORS_ORIGIN", Group: "HTTP server",
+		Desc: "Origin of the Temporal UI (e.g. http://localhost:8233) allowed to call the codec endpoint " +
+			"<BREACH_URL>/codec from a browser; empty: no CORS.",
+		set: func(c *Config, v string) error { c.CodecCORSOrigin = strings.TrimRight(v, "/"); return validOrigin(v) }},
+
+	{Name: "BREACH_PAYLOAD_KEY", Secret: true, File: true, Group: "Encryption",
+		Desc: "Key encrypting Temporal payloads: base64 of 32 random bytes (`openssl rand -base64 32`), or " +
+			"\"keyid:base64,oldid:base64\" to rotate (the first encrypts, all decrypt). Required by serve and worker.",
+		set: func(c *Config, v string) error { c.PayloadKey = v; return validKeySpec(v) }},
+	{Name: "BREACH_DATA_KEY", Secret: true, File: true, Group: "Encryption",
+		Desc: "Key encrypting contact data at rest in Postgres, same format as BREACH_PAYLOAD_KEY; use a different key.",
+		set:  func(c *Config, v string) error { c.DataKey = v; return validKeySpec(v) }},
+
+	{Name: "BREACH_LOG_FORMAT", Default: "text", Group: "Logging",
+		Desc: "text or json (use json in production).",
+		set: func(c *Config, v string) error {
+			c.LogFormat = v
+			if v != "text" && v != "json" {
+				return errors.New(`must be "text" or "json"`)
+			}
+			return nil
+		}},
+	{Name: "BREACH_LOG_LEVEL", Default: "info", Group: "Logging",
+		Desc: "debug, info, warn or error.",
+		set: func(c *Config, v string) error {
+			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+				return errors.New(`must be "debug", "info", "warn" or "error"`)
+			}
+			return nil
+		}},
+
+	{Name: "BREACH_REMINDER_OFFSETS", Default: "48h,24h,6h", Group: "Deadlines",
+		Desc: "Comma-separated durations before each regulatory deadline at which reminders are sent.",
+		set: func(c *Config, v string) (err error) {
+			c.ReminderOffsets, err = ParseOffsets(v)
+			return err
+		}},
+
+	{Name: "BREACH_DEV_DIR", Default: ".breach", Group: "Development",
+		Desc: "Folder where `breach dev` keeps its state: Temporal database, Postgres cluster, development keys.",
+		set:  func(c *Config, v string) error { c.DevDir = v; return nil }},
+
+	{Name: "BREACH_URL", Default: "http://127.0.0.1:8080", Group: "CLI client",
+		Desc: "Base URL of `breach serve` for the incident, register and audit commands.",
+		set:  func(c *Config, v string) error { c.URL = strings.TrimRight(v, "/"); return validHTTPURL(v) }},
+	{Name: "BREACH_TOKEN", Secret: true, File: true, Group: "CLI client",
+		Desc: "API token (brt_...) the CLI authenticates with.",
+		set:  func(c *Config, v string) error { c.Token = v; return nil }},
+}
+
+// Lookup reads one environment variable; os.LookupEnv in production.
+type Lookup func(name string) (string, bool)
+
+// Load reads the configuration from the process environment.
+func Load() (Config, error) { return LoadFrom(os.LookupEnv) }
+
+// LoadFrom reads the configuration through lookup, applying defaults and
+// validating every value. The error lists every variable at fault, by name,
+// and never quotes a secret.
+func LoadFrom(lookup Lookup) (Config, error) {
+	c := Config{Set: map[string]bool{}}
+	var errs []error
+	for _, v := range Vars {
+		val, given, err := value(v, lookup)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if given {
+			c.Set[v.Name] = true
+		} else {
+			val = v.Default
+		}
+		if val == "" && v.Default == "" {
+			continue
+		}
+		if err := v.set(&c, val); err != nil {
+			if v.Secret {
+				err = errors.New(redact(err.Error(), val))
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", v.Name, err))
+		}
+	}
+	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
+		errs = append(errs, errors.New("BREACH_TEMPORAL_TLS_CERT and BREACH_TEMPORAL_TLS_KEY go together: set both or neither"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// value returns the variable's value from the environment or its _FILE.
+func value(v Var, lookup Lookup) (val string, given bool, err error) {
+	direct, _ := lookup(v.Name)
+	direct = strings.TrimSpace(direct)
+	if !v.File {
+		return direct, direct != "", nil
+	}
+	file, _ := lookup(v.Name + "_FILE")
+	file = strings.TrimSpace(file)
+	switch {
+	case file == "":
+		return direct, direct != "", nil
+	case direct != "":
+		return "", false, fmt.Errorf("%s and %s_FILE are both set: keep one", v.Name, v.Name)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", false, fmt.Errorf("%s_FILE: %w", v.Name, err)
+	}
+	val = strings.TrimSpace(string(b))
+	if val == "" {
+		return "", false, fmt.Errorf("%s_FILE: %s is empty", v.Name, file)
+	}
+	return val, true, nil
+}
+
+// redact removes a secret from a message, in case a parser quoted it.
+func redact(msg, secret string) string {
+	if len(secret) >= 4 {
+		msg = strings.ReplaceAll(msg, secret, "[redacted]")
+	}
+	return msg
+}
+
+// Require reports the named variables that are unset, for the commands that
+// need them (serve and worker need BREACH_DATABASE_URL and BREACH_PAYLOAD_KEY).
+func (c Config) Require(names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if !c.Set[n] && lookupVar(n).Default == "" {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("missing configuration: set %s (or %s_FILE); see `breach --help`",
+		strings.Join(missing, ", "), missing[0])
+}
+
+// TemporalTLS reports whether the Temporal connection uses TLS.
+func (c Config) TemporalTLS() bool {
+	return c.TemporalTLSCert != "" || c.TemporalTLSKey != "" || c.TemporalTLSCA != "" ||
+		c.TemporalTLSServerName != "" || c.TemporalAPIKey != ""
+}
+
+// Logger builds the process logger from BREACH_LOG_FORMAT and BREACH_LOG_LEVEL.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Unknown returns the BREACH_* names in environ (os.Environ form) that the
+// table does not know: most likely typos, worth a warning at start-up.
+func Unknown(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "BREACH_") {
+			continue
+		}
+		base, isFile := strings.CutSuffix(name, "_FILE")
+		if v := lookupVar(name); v.Name != "" {
+			continue
+		}
+		if v := lookupVar(base); isFile && v.File {
+			continue
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func lookupVar(name string) Var {
+	for _, v := range Vars {
+		if v.Name == name {
+			return v
+		}
+	}
+	return Var{}
+}
+
+// Help documents every variable, for `breach --help`.
+func Help() string {
+	var b strings.Builder
+	b.WriteString("Environment variables (NAME_FILE, where offered, names a file holding the value):\n")
+	group := ""
+	for _, v := range Vars {
+		if v.Group != group {
+			group = v.Group
+			fmt.Fprintf(&b, "\n  %s\n", group)
+		}
+		var tags []string
+		if v.Default != "" {
+			tags = append(tags, fmt.Sprintf("default %q", v.Default))
+		}
+		if v.Secret {
+			tags = append(tags, "secret")
+		}
+		if v.File {
+			tags = append(tags, "or "+v.Name+"_FILE")
+		}
+		fmt.Fprintf(&b, "    %s", v.Name)
+		if len(tags) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(tags, ", "))
+		}
+		b.WriteString("\n")
+		for _, line := range wrap(v.Desc, 72) {
+			fmt.Fprintf(&b, "        %s\n", line)
+		}
+	}
+	return b.String()
+}
+
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// ParseOffsets reads a comma-separated list of positive durations ("48h,24h,6h"),
+// distinct, and returns them longest first.
+func ParseOffsets(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a duration such as 48h or 90m", f)
+		}
+		if d <= 0 {
+			return nil, fmt.Errorf("%q: offsets must be positive", f)
+		}
+		if slices.Contains(out, d) {
+			return nil, fmt.Errorf("%q appears twice", f)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no offsets")
+	}
+	slices.SortFunc(out, func(a, b time.Duration) int { return int(b - a) })
+	return out, nil
+}
+
+func validHostPort(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if port == "" {
+		return errors.New("want host:port: missing port")
+	}
+	return nil
+}
+
+func validDatabaseURL(v string) error {
+	if strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") {
+		if _, err := url.Parse(v); err != nil {
+			return errors.New("not a valid postgres:// URL")
+		}
+		return nil
+	}
+	if strings.Contains(v, "=") { // keyword/value form: host=... dbname=...
+		return nil
+	}
+	return errors.New("want a postgres:// URL or a keyword/value connection string")
+}
+
+func validPEM(v string) error {
+	if !strings.Contains(v, "-----BEGIN ") {
+		return errors.New("not PEM data (to give a file's path, use the _FILE variant)")
+	}
+	return nil
+}
+
+func validKeySpec(v string) error {
+	if _, err := codec.ParseKeys(v); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "codec: "))
+	}
+	return nil
+}
+
+func validOrigin(v string) error {
+	u, err := url.Parse(strings.TrimRight(v, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+		return errors.New("want an origin such as https://temporal-ui.example.org (scheme, host, optional port; no path)")
+	}
+	return nil
+}
+
+func validHTTPURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http:// or https:// URL")
+	}
+	return nil
+}

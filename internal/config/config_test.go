@@ -1,0 +1,287 @@
+package config
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv map[string]string) Lookup {
+	return func(name string) (string, bool) {
+		v, ok := kv[name]
+		return v, ok
+	}
+}
+
+func testKey(b byte) string {
+	return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32))
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := LoadFrom(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TemporalAddress != "127.0.0.1:7233" || c.TemporalNamespace != "default" || c.TaskQueue != "breach" ||
+		c.HTTPAddr != "127.0.0.1:8080" || c.LogFormat != "text" || c.DevDir != ".breach" ||
+		c.URL != "http://127.0.0.1:8080" || c.DatabaseURL != "" || c.PayloadKey != "" || c.TemporalTLS() {
+		t.Errorf("defaults: %+v", c)
+	}
+	want := []time.Duration{48 * time.Hour, 24 * time.Hour, 6 * time.Hour}
+	if !equalDurations(c.ReminderOffsets, want) {
+		t.Errorf("offsets %v", c.ReminderOffsets)
+	}
+	if len(c.Set) != 0 {
+		t.Errorf("Set = %v, want empty", c.Set)
+	}
+	if err := c.Require("BREACH_DATABASE_URL", "BREACH_PAYLOAD_KEY", "BREACH_TASK_QUEUE"); err == nil ||
+		!strings.Contains(err.Error(), "BREACH_DATABASE_URL, BREACH_PAYLOAD_KEY") ||
+		strings.Contains(err.Error(), "BREACH_TASK_QUEUE") {
+		t.Errorf("Require: %v", err)
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := LoadFrom(env(map[string]string{
+		"BREACH_DATABASE_URL":       "postgres://breach:pw@db:5432/breach?sslmode=disable",
+		"BREACH_TEMPORAL_ADDRESS":   "temporal:7233",
+		"BREACH_TEMPORAL_NAMESPACE": "breach-prod",
+		"BREACH_TEMPORAL_API_KEY":   "abc",
+		"BREACH_TASK_QUEUE":         "breach-eu",
+		"BREACH_HTTP_ADDR":          "0.0.0.0:8080",
+		"BREACH_CODEC_CORS_ORIGIN":  "http://localhost:8233/",
+		"BREACH_PAYLOAD_KEY":        "k2:" + testKey(2) + ",k1:" + testKey(1),
+		"BREACH_DATA_KEY":           testKey(3),
+		"BREACH_LOG_FORMAT":         "json",
+		"BREACH_LOG_LEVEL":          "debug",
+		"BREACH_REMINDER_OFFSETS":   "6h, 72h ,30m",
+		"BREACH_URL":                "https://breach.example.org/",
+		"BREACH_TOKEN":              " brt_xyz \n",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TemporalAddress != "temporal:7233" || c.TemporalNamespace != "breach-prod" || c.TaskQueue != "breach-eu" ||
+		c.HTTPAddr != "0.0.0.0:8080" || c.CodecCORSOrigin != "http://localhost:8233" || c.LogFormat != "json" ||
+		c.LogLevel.String() != "DEBUG" || c.URL != "https://breach.example.org" || c.Token != "brt_xyz" ||
+		!c.TemporalTLS() || !c.Set["BREACH_TOKEN"] {
+		t.Errorf("values: %+v", c)
+	}
+	want := []time.Duration{72 * time.Hour, 6 * time.Hour, 30 * time.Minute}
+	if !equalDurations(c.ReminderOffsets, want) {
+		t.Errorf("offsets %v, want %v", c.ReminderOffsets, want)
+	}
+	if err := c.Require("BREACH_DATABASE_URL", "BREACH_PAYLOAD_KEY"); err != nil {
+		t.Error(err)
+	}
+	var buf strings.Builder
+	c.Logger(&buf).Debug("hello", "k", 1)
+	if !strings.HasPrefix(buf.String(), `{"time"`) || !strings.Contains(buf.String(), `"msg":"hello"`) {
+		t.Errorf("json debug logger wrote %q", buf.String())
+	}
+}
+
+func TestFileVariants(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "payload.key")
+	if err := os.WriteFile(keyFile, []byte("\n"+testKey(7)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pem := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	certFile := filepath.Join(dir, "client.pem")
+	os.WriteFile(certFile, []byte(pem), 0o600)
+	keyPEM := filepath.Join(dir, "client.key")
+	os.WriteFile(keyPEM, []byte("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"), 0o600)
+	c, err := LoadFrom(env(map[string]string{
+		"BREACH_PAYLOAD_KEY_FILE":       keyFile,
+		"BREACH_TEMPORAL_TLS_CERT_FILE": certFile,
+		"BREACH_TEMPORAL_TLS_KEY_FILE":  keyPEM,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PayloadKey != testKey(7) || !c.Set["BREACH_PAYLOAD_KEY"] {
+		t.Errorf("payload key from file: %q", c.PayloadKey)
+	}
+	if c.TemporalTLSCert != strings.TrimSpace(pem) || !strings.Contains(c.TemporalTLSKey, "PRIVATE KEY") {
+		t.Errorf("TLS from files: %q %q", c.TemporalTLSCert, c.TemporalTLSKey)
+	}
+
+	_, err = LoadFrom(env(map[string]string{"BREACH_PAYLOAD_KEY": testKey(7), "BREACH_PAYLOAD_KEY_FILE": keyFile}))
+	if err == nil || !strings.Contains(err.Error(), "BREACH_PAYLOAD_KEY and BREACH_PAYLOAD_KEY_FILE are both set") {
+		t.Errorf("both set: %v", err)
+	}
+	_, err = LoadFrom(env(map[string]string{"BREACH_TOKEN_FILE": filepath.Join(dir, "missing")}))
+	if err == nil || !strings.Contains(err.Error(), "BREACH_TOKEN_FILE") {
+		t.Errorf("missing file: %v", err)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte(" \n"), 0o600)
+	_, err = LoadFrom(env(map[string]string{"BREACH_DATABASE_URL_FILE": empty}))
+	if err == nil || !strings.Contains(err.Error(), "BREACH_DATABASE_URL_FILE") {
+		t.Errorf("empty file: %v", err)
+	}
+	// Non-secret plain variables have no _FILE variant: it is ignored (and reported by Unknown).
+	c, err = LoadFrom(env(map[string]string{"BREACH_TASK_QUEUE_FILE": keyFile}))
+	if err != nil || c.TaskQueue != "breach" {
+		t.Errorf("BREACH_TASK_QUEUE_FILE: %v %q", err, c.TaskQueue)
+	}
+}
+
+func TestErrorsNameTheVariableAndHideSecrets(t *testing.T) {
+	secrets := map[string]string{
+		"BREACH_DATABASE_URL": "mysql-hunter2-secretpassword",
+		"BREACH_PAYLOAD_KEY":  "c2VjcmV0LXBheWxvYWQta2V5LXZhbHVl", // base64 of the wrong length
+		"BREACH_DATA_KEY":     "k1:" + testKey(1) + ",k1:" + testKey(2),
+	}
+	plain := map[string]string{
+		"BREACH_TEMPORAL_ADDRESS":  "temporal",
+		"BREACH_HTTP_ADDR":         "8080",
+		"BREACH_LOG_FORMAT":        "yaml",
+		"BREACH_LOG_LEVEL":         "loud",
+		"BREACH_REMINDER_OFFSETS":  "48h,soon",
+		"BREACH_CODEC_CORS_ORIGIN": "http://ui.example/path",
+		"BREACH_URL":               "ftp://x",
+		"BREACH_TEMPORAL_TLS_CA":   "/etc/ca.pem",
+	}
+	all := map[string]string{}
+	for k, v := range secrets {
+		all[k] = v
+	}
+	for k, v := range plain {
+		all[k] = v
+	}
+	all["BREACH_TEMPORAL_TLS_CERT"] = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"
+	_, err := LoadFrom(env(all))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for name := range all {
+		if name == "BREACH_TEMPORAL_TLS_CERT" {
+			continue // valid alone; reported below as missing its key
+		}
+		if !strings.Contains(msg, name+":") {
+			t.Errorf("error does not name %s:\n%s", name, msg)
+		}
+	}
+	if !strings.Contains(msg, "BREACH_TEMPORAL_TLS_CERT and BREACH_TEMPORAL_TLS_KEY go together") {
+		t.Errorf("cert without key not reported:\n%s", msg)
+	}
+	for name, v := range secrets {
+		if strings.Contains(msg, v) || strings.Contains(msg, testKey(1)) || strings.Contains(msg, "hunter2") {
+			t.Errorf("error reveals the value of %s:\n%s", name, msg)
+		}
+	}
+}
+
+func TestParseOffsets(t *testing.T) {
+	for _, bad := range []string{"", ",", "0s", "-1h", "1h,1h", "1d"} {
+		if _, err := ParseOffsets(bad); err == nil {
+			t.Errorf("ParseOffsets(%q) accepted", bad)
+		}
+	}
+	got, err := ParseOffsets("1h,90m,2h")
+	if err != nil || !equalDurations(got, []time.Duration{2 * time.Hour, 90 * time.Minute, time.Hour}) {
+		t.Errorf("got %v, %v", got, err)
+	}
+}
+
+func TestUnknown(t *testing.T) {
+	got := Unknown([]string{
+		"PATH=/bin", "BREACH_DATABSE_URL=x", "BREACH_PAYLOAD_KEY_FILE=/k", "BREACH_TASK_QUEUE=q",
+		"BREACH_TASK_QUEUE_FILE=/q", "BREACH_TEMPORAL_TLS_CA_FILE=/ca",
+	})
+	if strings.Join(got, " ") != "BREACH_DATABSE_URL BREACH_TASK_QUEUE_FILE" {
+		t.Errorf("Unknown = %v", got)
+	}
+}
+
+func TestHelpDocumentsEveryVariable(t *testing.T) {
+	h := Help()
+	for _, v := range Vars {
+		if !strings.Contains(h, v.Name) {
+			t.Errorf("help lacks %s", v.Name)
+		}
+		if v.Desc == "" || v.set == nil {
+			t.Errorf("%s: no description or setter", v.Name)
+		}
+		if v.Secret && !v.File {
+			t.Errorf("%s: secret without _FILE variant", v.Name)
+		}
+		if v.Secret && v.Default != "" {
+			t.Errorf("%s: secret with a default", v.Name)
+		}
+	}
+	if !strings.Contains(h, "BREACH_PAYLOAD_KEY (secret, or BREACH_PAYLOAD_KEY_FILE)") ||
+		!strings.Contains(h, `BREACH_TEMPORAL_ADDRESS (default "127.0.0.1:7233")`) {
+		t.Errorf("help format:\n%s", h)
+	}
+	for _, line := range strings.Split(h, "\n") {
+		if len(line) > 100 {
+			t.Errorf("help line too long: %q", line)
+		}
+	}
+}
+
+var breachVar = regexp.MustCompile(`BREACH_[A-Z0-9_]+`)
+
+// TestDeployFilesMatchTheTable keeps deploy/ consistent with the table: the
+// example environment file lists every variable, and no deploy file names a
+// variable the engine does not read.
+func TestDeployFilesMatchTheTable(t *testing.T) {
+	root := filepath.Join("..", "..", "deploy")
+	example, err := os.ReadFile(filepath.Join(root, "breach.env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		re := regexp.MustCompile(`(?m)^#?\s*` + v.Name + `=`)
+		if !re.Match(example) {
+			t.Errorf("deploy/breach.env.example does not list %s", v.Name)
+		}
+	}
+	known := func(name string) bool {
+		if lookupVar(name).Name != "" {
+			return true
+		}
+		base, ok := strings.CutSuffix(name, "_FILE")
+		return ok && lookupVar(base).File
+	}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, name := range breachVar.FindAllString(string(b), -1) {
+			if !known(name) {
+				t.Errorf("%s names %s, which internal/config does not read", path, name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func equalDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
