@@ -1,0 +1,25 @@
+package workflows
+
+import (
+	"path/filepath"
+	"testing"
+
+	"go.temporal.io/sdk/worker"
+)
+
+// Replay tests: the committed histories in testdata were recorded from a real
+// Temporal server (see workflows/internal/record). A change to the workflow
+// code that is not deterministic against them fails here: put it behind
+// workflow.GetVersion, or, before the first release, re-record the histories.
+func replay(t *testing.T, file string) {
+	t.Helper()
+	replayer := worker.NewWorkflowReplayer()
+	Register(replayer)
+	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, filepath.Join("testdata", file)); err != nil {
+		t.Fatalf("replay %s: %v", file, err)
+	}
+}
+
+func TestReplayIncident(t *testing.T)   { replay(t, "incident.json") }
+func TestReplayRegimeGDPR(t *testing.T) { replay(t, "regime_gdpr.json") }
+func TestReplayRegimeNIS2(t *testing.T) { replay(t, "regime_nis2.json") }
