@@ -4,12 +4,20 @@ package activities
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 
+	"github.com/breach-engine/breach/internal/breach"
 	"github.com/breach-engine/breach/internal/store"
 )
 
 // Activities is registered on the worker; workflows call its methods by value.
+//
+// Each method is one transaction (store.Do): it looks up in.OpKey and returns
+// the stored result when the change was made already (Temporal runs an
+// activity at least once), otherwise makes the change, appends its audit row
+// and records the key with the result, then commits.
 type Activities struct {
 	Store    *store.Store
 	Dossiers DossierRenderer
@@ -19,36 +27,206 @@ type Activities struct {
 // RecordAssessment computes the engine's proposal from the stored facts and
 // keeps it with the DPO's decision and reason.
 func (a *Activities) RecordAssessment(ctx context.Context, in AssessInput) (AssessResult, error) {
-	panic("unimplemented")
+	var res AssessResult
+	err := a.do(ctx, "record assessment", in.OpKey, in.RunID, in.IncidentID, &res, func(ctx context.Context, tx *store.Tx) (any, error) {
+		inc, err := tx.Incident(ctx, in.IncidentID)
+		if err != nil {
+			return nil, err
+		}
+		facts := inc.Facts()
+		proposal := breach.Assess(facts)
+
+		decided := proposal.Risk
+		if in.Risk != nil {
+			if !in.Risk.Valid() {
+				return nil, breach.Invalid("risk", "unknown risk level")
+			}
+			decided = *in.Risk
+		}
+		exemption := proposal.Exemption
+		if in.Exemption != nil {
+			if !validExemption(*in.Exemption) {
+				return nil, breach.Invalid("exemption", "unknown Art. 34(3) exemption")
+			}
+			exemption = in.Exemption
+		}
+		if decided != breach.RiskHigh {
+			exemption = nil // Art. 34(3) only spares telling people of a high risk
+		}
+		overridden := decided != proposal.Risk || !sameExemption(exemption, proposal.Exemption)
+
+		rec, err := tx.RecordAssessment(ctx, in.Actor, breach.AssessmentRecord{
+			IncidentID: inc.ID,
+			Facts:      facts,
+			Proposed:   proposal,
+			Decided:    decided,
+			Exemption:  exemption,
+			Overridden: overridden,
+			Reason:     in.Reason,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return AssessResult{
+			AssessmentID:   rec.ID,
+			Proposed:       proposal.Risk,
+			Decided:        rec.Decided,
+			NotifySA:       rec.NotifySA(),
+			NotifySubjects: rec.NotifySubjects(),
+		}, nil
+	})
+	return res, err
+}
+
+func validExemption(e breach.Exemption) bool {
+	switch e {
+	case breach.ExemptionUnintelligible, breach.ExemptionMitigated, breach.ExemptionDisproportion:
+		return true
+	}
+	return false
+}
+
+func sameExemption(a, b *breach.Exemption) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
 }
 
 // ChangeAwareAt moves the incident's awareness time, auditing before and after.
 func (a *Activities) ChangeAwareAt(ctx context.Context, in ChangeAwareAtInput) error {
-	panic("unimplemented")
+	return a.do(ctx, "change aware_at", in.OpKey, in.RunID, in.IncidentID, nil, func(ctx context.Context, tx *store.Tx) (any, error) {
+		inc, err := tx.ChangeAwareAt(ctx, in.Actor, in.IncidentID, in.AwareAt, in.Reason)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"aware_at": inc.AwareAt}, nil
+	})
 }
 
 // SaveDraft renders the dossier from the incident and the drafter's fields and
 // stores it as the next version of the draft.
 func (a *Activities) SaveDraft(ctx context.Context, in SaveDraftInput) (DraftRef, error) {
-	panic("unimplemented")
+	var ref DraftRef
+	err := a.do(ctx, "save draft", in.OpKey, in.RunID, in.IncidentID, &ref, func(ctx context.Context, tx *store.Tx) (any, error) {
+		slot, err := tx.PrepareDraft(ctx, in.Actor, in.IncidentID, in.Key, in.BaseVersion)
+		if err != nil {
+			return nil, err
+		}
+		if slot.Previous == nil && in.DraftedBy != "" {
+			slot.DraftedBy = in.DraftedBy
+		}
+		assessment, err := tx.LatestAssessment(ctx, in.IncidentID)
+		if err != nil {
+			return nil, err
+		}
+		filings, err := tx.Filings(ctx, in.IncidentID)
+		if err != nil {
+			return nil, err
+		}
+		html, err := a.Dossiers.RenderDossier(ctx, DossierInput{
+			Incident:   slot.Incident,
+			Assessment: assessment,
+			Key:        slot.Key,
+			Version:    slot.Version,
+			Fields:     in.Fields,
+			Filings:    filings,
+		})
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(html)
+		d, err := tx.SaveDraftVersion(ctx, in.Actor, slot, in.Fields, html, hex.EncodeToString(sum[:]))
+		if err != nil {
+			return nil, err
+		}
+		return DraftRef{
+			ID:              d.ID,
+			Key:             d.Key,
+			Version:         d.Version,
+			DraftedBy:       d.DraftedBy,
+			EditedBy:        d.EditedBy,
+			ContentHash:     d.ContentHash,
+			HasDelayReasons: in.Fields.DelayReasons != "",
+		}, nil
+	})
+	return ref, err
 }
 
 // DecideDraft approves a draft version or sends it back.
 func (a *Activities) DecideDraft(ctx context.Context, in DecideDraftInput) error {
-	panic("unimplemented")
+	return a.do(ctx, "decide draft", in.OpKey, in.RunID, in.IncidentID, nil, func(ctx context.Context, tx *store.Tx) (any, error) {
+		d, err := tx.DecideDraft(ctx, in.Actor, in.IncidentID, in.DraftID, in.Approve, in.Comment)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"draft_id": d.ID, "state": d.State}, nil
+	})
 }
 
 // RecordFiling records the filing of an approved version with its receipt reference.
 func (a *Activities) RecordFiling(ctx context.Context, in FilingInput) (string, error) {
-	panic("unimplemented")
+	var filingID string
+	err := a.do(ctx, "record filing", in.OpKey, in.RunID, in.IncidentID, &filingID, func(ctx context.Context, tx *store.Tx) (any, error) {
+		f, err := tx.RecordFiling(ctx, in.Actor, breach.Filing{
+			IncidentID:     in.IncidentID,
+			Key:            in.Key,
+			DraftVersionID: in.DraftID,
+			FiledAt:        in.FiledAt,
+			Channel:        in.Channel,
+			Reference:      in.Reference,
+			DueAt:          in.DueAt,
+			Late:           in.Late,
+			DelayReasons:   in.DelayReasons,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return f.ID, nil
+	})
+	return filingID, err
 }
 
 // RecordAlarm records a deadline reminder or escalation in the audit log.
 func (a *Activities) RecordAlarm(ctx context.Context, in AlarmInput) error {
-	panic("unimplemented")
+	return a.do(ctx, "record alarm", in.OpKey, in.RunID, in.IncidentID, nil, func(ctx context.Context, tx *store.Tx) (any, error) {
+		if in.Kind != AlarmReminder && in.Kind != AlarmEscalation {
+			return nil, breach.Invalid("kind", "unknown alarm kind")
+		}
+		after := map[string]any{
+			"regime": in.Regime,
+			"stage":  in.Stage,
+			"kind":   in.Kind,
+			"due_at": in.DueAt.UTC(),
+		}
+		if in.Kind == AlarmReminder {
+			after["before"] = in.Before.String()
+			after["before_seconds"] = int64(in.Before.Seconds())
+		}
+		_, err := tx.Audit(ctx, store.AuditEntry{
+			Actor: breach.System, Action: "deadline." + string(in.Kind), IncidentID: in.IncidentID, After: after,
+		})
+		return nil, err
+	})
 }
 
 // CloseIncident freezes the incident's register entry with the closing summary.
 func (a *Activities) CloseIncident(ctx context.Context, in CloseInput) error {
-	panic("unimplemented")
+	return a.do(ctx, "close incident", in.OpKey, in.RunID, in.IncidentID, nil, func(ctx context.Context, tx *store.Tx) (any, error) {
+		inc, err := tx.CloseIncident(ctx, in.Actor, in.IncidentID, in.Summary)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"state": inc.State, "closed_at": inc.ClosedAt}, nil
+	})
+}
+
+// RecordRejection audits an update refused for lack of role or by a rule
+// ("update.rejected"). It has no operation key: a retry may add a second row,
+// which says the same thing.
+func (a *Activities) RecordRejection(ctx context.Context, in RejectionInput) error {
+	if err := a.Store.RecordRejection(ctx, in.IncidentID, in.Actor, in.Action, in.Reason); err != nil {
+		return a.fail(ctx, "record rejection", in.IncidentID, err)
+	}
+	return nil
 }

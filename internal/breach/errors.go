@@ -13,8 +13,10 @@ const (
 	ErrInvalid   Code = "invalid"   // bad input: 400, exit 2
 	ErrNotFound  Code = "not_found" // 404
 	ErrForbidden Code = "forbidden" // 403
-	ErrConflict  Code = "conflict"  // 409: stale version, already done
-	ErrInternal  Code = "internal"  // 500
+	// ErrUnauthenticated: no valid credentials (401).
+	ErrUnauthenticated Code = "unauthenticated"
+	ErrConflict        Code = "conflict" // 409: stale version, already done
+	ErrInternal        Code = "internal" // 500
 )
 
 // Error is a domain error. Field names the input field at fault, when there is

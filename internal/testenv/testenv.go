@@ -75,10 +75,16 @@ func Temporal(t testing.TB) *devserver.Temporal {
 // Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Stop stops the shared server, if one was started; for a TestMain that has
+// other cleanups to run (pgtest.Main(m, testenv.Stop)).
+func Stop() {
 	if shared != nil {
 		_ = shared.Stop()
 	}
-	os.Exit(code)
 }
 
 // Logger is where the server and the SDK log in tests: nowhere, unless

@@ -1,0 +1,32 @@
+package app
+
+import (
+	"context"
+
+	"github.com/breach-engine/breach/internal/breach"
+	"github.com/breach-engine/breach/internal/store"
+)
+
+// AuditLog returns the audit rows of one incident, or all of them.
+func (s *Service) AuditLog(ctx context.Context, actor breach.Actor, incidentID string) ([]store.AuditRow, error) {
+	if err := s.authorize(ctx, actor, incidentID, "read the audit log", breach.RoleAuditor, breach.RoleDPO); err != nil {
+		return nil, err
+	}
+	return s.Store.AuditLog(ctx, incidentID)
+}
+
+// VerifyAudit recomputes the audit chain and names the first row that does not match.
+func (s *Service) VerifyAudit(ctx context.Context, actor breach.Actor) (store.AuditVerification, error) {
+	if err := s.authorize(ctx, actor, "", "verify the audit log", breach.RoleAuditor, breach.RoleAdmin, breach.RoleDPO); err != nil {
+		return store.AuditVerification{}, err
+	}
+	return s.Store.VerifyAudit(ctx)
+}
+
+// Register is the Art. 33(5) register: every incident, notified or not.
+func (s *Service) Register(ctx context.Context, actor breach.Actor) ([]store.RegisterEntry, error) {
+	if err := s.authorize(ctx, actor, "", "export the register", breach.RoleAuditor, breach.RoleDPO); err != nil {
+		return nil, err
+	}
+	return s.Store.Register(ctx)
+}

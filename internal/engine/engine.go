@@ -1,0 +1,118 @@
+// Package engine wires the pieces of a running engine together: the store, the
+// Temporal client with the encrypting payload codec, the worker with its
+// workflows and activities, and the HTTP handler. `breach serve`, `breach
+// worker`, `breach dev` and the end-to-end tests all build their process from
+// it, so they run the same code.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/breach-engine/breach/activities"
+	"github.com/breach-engine/breach/internal/api"
+	"github.com/breach-engine/breach/internal/app"
+	"github.com/breach-engine/breach/internal/codec"
+	"github.com/breach-engine/breach/internal/store"
+	"github.com/breach-engine/breach/templates"
+	"github.com/breach-engine/breach/workflows"
+)
+
+// Engine holds the live dependencies of one process.
+type Engine struct {
+	Store           *store.Store
+	Temporal        client.Client
+	Codec           *codec.Codec
+	TaskQueue       string
+	ReminderOffsets []time.Duration
+	CORSOrigin      string
+	Logger          *slog.Logger
+}
+
+// DataConverter is the payload converter every client and worker of the engine
+// uses: default JSON encoding, then AES-GCM encryption, so no personal data
+// reaches Temporal's history in clear.
+func DataConverter(c *codec.Codec) converter.DataConverter {
+	return codec.NewDataConverter(c)
+}
+
+// App returns the use cases bound to this engine.
+func (e *Engine) App() *app.Service {
+	return &app.Service{
+		Store: e.Store, Temporal: e.Temporal, TaskQueue: e.TaskQueue,
+		ReminderOffsets: e.ReminderOffsets, Logger: e.Logger,
+	}
+}
+
+// Handler returns the HTTP handler of `breach serve`: the JSON API and the
+// codec endpoint for authenticated users of the Temporal UI and CLI.
+func (e *Engine) Handler() http.Handler {
+	srv := &api.Server{App: e.App(), Store: e.Store, Logger: e.Logger}
+	srv.Codec = codec.Handler(e.Codec, codec.HandlerOptions{Authenticate: srv.Authenticate, CORSOrigin: e.CORSOrigin})
+	return srv.Handler()
+}
+
+// NewWorker returns a worker polling the engine's task queue with every
+// workflow and activity registered under its fixed name.
+func (e *Engine) NewWorker(opts worker.Options) worker.Worker {
+	w := worker.New(e.Temporal, e.TaskQueue, opts)
+	Register(w, &activities.Activities{Store: e.Store, Dossiers: templates.Dossiers{}, Logger: e.Logger})
+	return w
+}
+
+// Register registers the workflows and activities on a worker or replayer.
+func Register(r worker.Registry, acts *activities.Activities) {
+	workflows.Register(r)
+	if acts != nil {
+		r.RegisterActivity(acts)
+	}
+}
+
+// Run runs a worker until ctx ends.
+func (e *Engine) RunWorker(ctx context.Context, opts worker.Options) error {
+	w := e.NewWorker(opts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("engine: start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// Serve runs the HTTP server on addr until ctx ends, then shuts it down gracefully.
+func (e *Engine) Serve(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("engine: listen on %s: %w", addr, err)
+	}
+	err = e.ServeListener(ctx, ln)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// ServeListener is Serve on a listener the caller opened (any free port in tests).
+func (e *Engine) ServeListener(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("engine: http server on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return ctx.Err()
+	}
+}
