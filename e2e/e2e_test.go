@@ -191,7 +191,7 @@ func TestRegulatorTrackEndToEnd(t *testing.T) {
 		return workflows.DecideDraftUpdate{Stage: breach.StageInitial, Seq: d1.Key.Seq, Version: version, Approve: true, Comment: "ok"}
 	}
 	v.refused("dpo", "POST", p+"/regimes/gdpr/decisions", decide(2), breach.ErrForbidden)
-	v.refused("approver", "POST", p+"/regimes/gdpr/decisions", decide(2), breach.ErrConflict)  // last editor
+	v.refused("approver", "POST", p+"/regimes/gdpr/decisions", decide(2), breach.ErrForbidden) // last editor: four-eyes
 	v.refused("approver2", "POST", p+"/regimes/gdpr/decisions", decide(1), breach.ErrConflict) // stale version
 	v.do("approver2", "POST", p+"/regimes/gdpr/decisions", decide(2), nil)
 
