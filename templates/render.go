@@ -3,7 +3,8 @@
 // are pure functions of a view model built by a pure function from the input.
 package templates
 
-//go:generate go tool templ generate -path .
+// Generated files are made from the repository root with `make generate`
+// (go tool templ generate), so that their recorded file names stay stable.
 
 import (
 	"bytes"
