@@ -294,3 +294,63 @@ func waitClosed(t *testing.T, v *env, id, runID string) {
 		t.Fatalf("incident state %s, %v", inc.State, err)
 	}
 }
+
+// TestBadIncidentInputNamesTheFieldAndWritesNothing sends malformed incidents
+// to the API: each gets 400 with the field named, and no incident, audit row
+// or workflow appears.
+func TestBadIncidentInputNamesTheFieldAndWritesNothing(t *testing.T) {
+	v := newEnv(t)
+	now := time.Now()
+	valid, err := json.Marshal(motivatingIncident(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mutate returns the valid document with one top-level field replaced.
+	mutate := func(field string, value any) json.RawMessage {
+		var doc map[string]any
+		_ = json.Unmarshal(valid, &doc)
+		doc[field] = value
+		b, _ := json.Marshal(doc)
+		return b
+	}
+	controllerWithout := func(field string) json.RawMessage {
+		var doc map[string]any
+		_ = json.Unmarshal(valid, &doc)
+		delete(doc["controller"].(map[string]any), field)
+		b, _ := json.Marshal(doc)
+		return b
+	}
+	cases := []struct {
+		name  string
+		body  json.RawMessage
+		field string
+	}{
+		{"wrong date", mutate("aware_at", "25/11/2026"), ""},
+		{"aware_at in the future", mutate("aware_at", now.Add(2*time.Hour)), "aware_at"},
+		{"aware_at before detected_at", mutate("aware_at", now.Add(-30*24*time.Hour)), "aware_at"},
+		{"negative count", mutate("approx_subjects", -5), "approx_subjects"},
+		{"unknown category", mutate("data_categories", []string{"identification", "horoscope"}), "data_categories[1]"},
+		{"unknown regime", mutate("regimes", []string{"dora"}), "regimes[0]"},
+		{"missing controller name", controllerWithout("name"), "controller.name"},
+		{"count as text", mutate("approx_subjects", "many"), "approx_subjects"},
+		{"unknown field", mutate("colour", "red"), "colour"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := v.refused("dpo", "POST", "/api/v1/incidents", c.body, breach.ErrInvalid)
+			if c.field != "" && e.Field != c.field {
+				t.Fatalf("field %q, want %q (%s)", e.Field, c.field, e.Message)
+			}
+		})
+	}
+	var list []breach.Incident
+	v.do("auditor", "GET", "/api/v1/incidents", nil, &list)
+	if len(list) != 0 {
+		t.Fatalf("%d incidents written by refused requests", len(list))
+	}
+	for _, a := range v.auditActions("") {
+		if a == "incident.opened" {
+			t.Fatal("a refused incident was audited as opened")
+		}
+	}
+}

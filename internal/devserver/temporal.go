@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -160,6 +161,7 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		_ = srv.Stop()
 		return nil, err
 	}
+	logger.ready.Store(true)
 	return t, nil
 }
 
@@ -215,9 +217,14 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// slogAdapter sends the server's logs to slog, keeping only warnings and errors:
-// the server is chatty at info level and a newcomer's terminal is for breach.
-type slogAdapter struct{ l *slog.Logger }
+// slogAdapter sends the server's logs to slog. The server is chatty and a
+// newcomer's terminal is for breach: its warnings go out at debug level, and so
+// do the errors it logs while its services are still finding each other at
+// start-up; errors after that are kept.
+type slogAdapter struct {
+	l     *slog.Logger
+	ready atomic.Bool
+}
 
 func (a *slogAdapter) attrs(tags []tag.Tag) []any {
 	out := make([]any, 0, 2*len(tags))
@@ -229,9 +236,13 @@ func (a *slogAdapter) attrs(tags []tag.Tag) []any {
 func (a *slogAdapter) Debug(string, ...tag.Tag) {}
 func (a *slogAdapter) Info(string, ...tag.Tag)  {}
 func (a *slogAdapter) Warn(msg string, tags ...tag.Tag) {
-	a.l.Warn(msg, a.attrs(tags)...)
+	a.l.Debug(msg, a.attrs(tags)...)
 }
 func (a *slogAdapter) Error(msg string, tags ...tag.Tag) {
+	if !a.ready.Load() {
+		a.l.Debug(msg, a.attrs(tags)...)
+		return
+	}
 	a.l.Error(msg, a.attrs(tags)...)
 }
 func (a *slogAdapter) DPanic(msg string, tags ...tag.Tag) { a.l.Error(msg, a.attrs(tags)...) }
