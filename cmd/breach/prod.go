@@ -42,24 +42,32 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*engi
 	return e, func() { tc.Close(); st.Close() }, nil
 }
 
+// withEngine runs fn with an engine connected to the external Temporal and
+// Postgres of the configuration (serve and worker share this).
+func withEngine(cmd *cobra.Command, fn func(cfg config.Config, e *engine.Engine, logger *slog.Logger) error) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	logger := cfg.Logger(os.Stderr)
+	e, closeAll, err := connect(cmd.Context(), cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	return fn(cfg, e, logger)
+}
+
 func newServeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP server (JSON API, codec endpoint) against external Temporal and Postgres",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig()
-			if err != nil {
-				return err
-			}
-			logger := cfg.Logger(os.Stderr)
-			e, closeAll, err := connect(cmd.Context(), cfg, logger)
-			if err != nil {
-				return err
-			}
-			defer closeAll()
-			logger.Info("serving", "addr", cfg.HTTPAddr)
-			return e.Serve(cmd.Context(), cfg.HTTPAddr)
+			return withEngine(cmd, func(cfg config.Config, e *engine.Engine, logger *slog.Logger) error {
+				logger.Info("serving", "addr", cfg.HTTPAddr)
+				return e.Serve(cmd.Context(), cfg.HTTPAddr)
+			})
 		},
 	}
 }
@@ -70,18 +78,10 @@ func newWorkerCmd() *cobra.Command {
 		Short: "Run a Temporal worker (incident workflows and activities); run as many as needed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig()
-			if err != nil {
-				return err
-			}
-			logger := cfg.Logger(os.Stderr)
-			e, closeAll, err := connect(cmd.Context(), cfg, logger)
-			if err != nil {
-				return err
-			}
-			defer closeAll()
-			logger.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
-			return e.RunWorker(cmd.Context(), worker.Options{})
+			return withEngine(cmd, func(cfg config.Config, e *engine.Engine, logger *slog.Logger) error {
+				logger.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+				return e.RunWorker(cmd.Context(), worker.Options{})
+			})
 		},
 	}
 }
