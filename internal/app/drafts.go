@@ -94,5 +94,13 @@ func (s *Service) DraftHTML(ctx context.Context, actor breach.Actor, incidentID,
 	if err := s.authorize(ctx, actor, incidentID, "read a draft", readers...); err != nil {
 		return nil, err
 	}
+	d, err := s.Store.Draft(ctx, draftID)
+	if err != nil {
+		return nil, err
+	}
+	if d.IncidentID != incidentID {
+		// Same answer as an unknown draft: IDs of other incidents are not confirmed.
+		return nil, breach.Errorf(breach.ErrNotFound, "draft %s not found in incident %s", draftID, incidentID)
+	}
 	return s.Store.DraftHTML(ctx, draftID)
 }
