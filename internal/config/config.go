@@ -11,10 +11,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +40,7 @@ type Config struct {
 
 	HTTPAddr        string
 	CodecCORSOrigin string
+	CookieSecure    bool // the web session cookie is Secure (HTTPS only)
 
 	PayloadKey string // key spec, see codec.ParseKeys
 	DataKey    string // key spec, same format
@@ -49,6 +53,21 @@ type Config struct {
 
 	URL   string // the breach server the CLI talks to
 	Token string // the CLI's API token
+
+	// The mail relay that sends the letters to the people concerned (Art. 34).
+	SMTPHost         string
+	SMTPPort         int
+	SMTPTLS          string // mandatory, opportunistic, none or implicit
+	SMTPUsername     string
+	SMTPPassword     string
+	SMTPFrom         string  // sender address, "name@domain" or "Name <name@domain>"
+	SMTPRate         float64 // messages per second per connection; 0: unlimited
+	SMTPConnections  int
+	SMTPTimeout      time.Duration
+	SMTPDKIMKey      string // PEM private key, RSA or Ed25519
+	SMTPDKIMSelector string
+	SMTPDKIMDomain   string
+	SMTPHELO         string
 
 	// Set lists the variables that were given (directly or through _FILE),
 	// as opposed to left at their default.
@@ -110,14 +129,27 @@ var Vars = []Var{
 		Desc: "Origin of the Temporal UI (e.g. http://localhost:8233) allowed to call the codec endpoint " +
 			"<BREACH_URL>/codec from a browser; empty: no CORS.",
 		set: func(c *Config, v string) error { c.CodecCORSOrigin = strings.TrimRight(v, "/"); return validOrigin(v) }},
+	{Name: "BREACH_COOKIE_SECURE", Default: "true", Group: "HTTP server",
+		Desc: "Mark the web pages' session cookies Secure (sent over HTTPS only) and send HSTS. Keep true behind " +
+			"HTTPS; `breach dev` on plain http sets it false unless given.",
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New(`must be "true" or "false"`)
+			}
+			c.CookieSecure = b
+			return nil
+		}},
 
 	{Name: "BREACH_PAYLOAD_KEY", Secret: true, File: true, Group: "Encryption",
 		Desc: "Key encrypting Temporal payloads: base64 of 32 random bytes (`openssl rand -base64 32`), or " +
 			"\"keyid:base64,oldid:base64\" to rotate (the first encrypts, all decrypt). Required by serve and worker.",
 		set: func(c *Config, v string) error { c.PayloadKey = v; return validKeySpec(v) }},
 	{Name: "BREACH_DATA_KEY", Secret: true, File: true, Group: "Encryption",
-		Desc: "Key encrypting contact data at rest in Postgres, same format as BREACH_PAYLOAD_KEY; use a different key.",
-		set:  func(c *Config, v string) error { c.DataKey = v; return validKeySpec(v) }},
+		Desc: "Key sealing the contact data of affected people at rest in Postgres (and keying their blind index), same " +
+			"format as BREACH_PAYLOAD_KEY; use a different key. Required by serve and worker; to rotate, put the new key " +
+			"first and keep the old ones after it (see internal/vault).",
+		set: func(c *Config, v string) error { c.DataKey = v; return validKeySpec(v) }},
 
 	{Name: "BREACH_LOG_FORMAT", Default: "text", Group: "Logging",
 		Desc: "text or json (use json in production).",
@@ -147,6 +179,75 @@ var Vars = []Var{
 	{Name: "BREACH_DEV_DIR", Default: ".breach", Group: "Development",
 		Desc: "Folder where `breach dev` keeps its state: Temporal database, Postgres cluster, development keys.",
 		set:  func(c *Config, v string) error { c.DevDir = v; return nil }},
+
+	{Name: "BREACH_SMTP_HOST", Group: "Mail relay",
+		Desc: "Host name of the SMTP relay that sends the letters to the people concerned. Required to send.",
+		set:  func(c *Config, v string) error { c.SMTPHost = v; return validSMTPHost(v) }},
+	{Name: "BREACH_SMTP_PORT", Default: "587", Group: "Mail relay",
+		Desc: "Port of the relay: 587 (submission, STARTTLS); 465 is the default with BREACH_SMTP_TLS=implicit.",
+		set: func(c *Config, v string) (err error) {
+			c.SMTPPort, err = intIn(v, 1, 65535)
+			return err
+		}},
+	{Name: "BREACH_SMTP_TLS", Default: "mandatory", Group: "Mail relay",
+		Desc: "TLS policy: mandatory (STARTTLS required), implicit (TLS from the first byte, port 465), " +
+			"opportunistic (STARTTLS when the relay offers it) or none (plain text: local relays and tests only).",
+		set: func(c *Config, v string) error {
+			c.SMTPTLS = v
+			if !slices.Contains([]string{"mandatory", "implicit", "opportunistic", "none"}, v) {
+				return errors.New(`must be "mandatory", "implicit", "opportunistic" or "none"`)
+			}
+			return nil
+		}},
+	{Name: "BREACH_SMTP_USERNAME", Group: "Mail relay",
+		Desc: "User name for SMTP authentication, with BREACH_SMTP_PASSWORD; unset: no authentication.",
+		set:  func(c *Config, v string) error { c.SMTPUsername = v; return nil }},
+	{Name: "BREACH_SMTP_PASSWORD", Secret: true, File: true, Group: "Mail relay",
+		Desc: "Password for SMTP authentication.",
+		set:  func(c *Config, v string) error { c.SMTPPassword = v; return nil }},
+	{Name: "BREACH_SMTP_FROM", Group: "Mail relay",
+		Desc: "Sender of the letters (From and envelope sender): name@domain or \"Name <name@domain>\". " +
+			"Required to send; its domain also ends every Message-ID.",
+		set: func(c *Config, v string) error { c.SMTPFrom = v; return validMailbox(v) }},
+	{Name: "BREACH_SMTP_RATE", Default: "50", Group: "Mail relay",
+		Desc: "Messages per second on each connection to the relay; 0: no limit.",
+		set: func(c *Config, v string) error {
+			r, err := strconv.ParseFloat(v, 64)
+			if err != nil || r < 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+				return errors.New("want a number of messages per second, 0 or more")
+			}
+			c.SMTPRate = r
+			return nil
+		}},
+	{Name: "BREACH_SMTP_CONNECTIONS", Default: "4", Group: "Mail relay",
+		Desc: "Connections to the relay that a worker process opens at most, each reused for many messages.",
+		set: func(c *Config, v string) (err error) {
+			c.SMTPConnections, err = intIn(v, 1, 1000)
+			return err
+		}},
+	{Name: "BREACH_SMTP_TIMEOUT", Default: "30s", Group: "Mail relay",
+		Desc: "How long to wait for the relay to connect or to answer a command.",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return errors.New("want a positive duration such as 30s")
+			}
+			c.SMTPTimeout = d
+			return nil
+		}},
+	{Name: "BREACH_SMTP_DKIM_KEY", Secret: true, File: true, Group: "Mail relay",
+		Desc: "PEM private key (RSA or Ed25519) to sign every letter with DKIM; set: signing on, with " +
+			"BREACH_SMTP_DKIM_SELECTOR.",
+		set: func(c *Config, v string) error { c.SMTPDKIMKey = v; return validPEM(v) }},
+	{Name: "BREACH_SMTP_DKIM_SELECTOR", Group: "Mail relay",
+		Desc: "DKIM selector: the public key is published at <selector>._domainkey.<domain>.",
+		set:  func(c *Config, v string) error { c.SMTPDKIMSelector = v; return validDNSLabel(v) }},
+	{Name: "BREACH_SMTP_DKIM_DOMAIN", Group: "Mail relay",
+		Desc: "DKIM signing domain (d=); default: the domain of BREACH_SMTP_FROM.",
+		set:  func(c *Config, v string) error { c.SMTPDKIMDomain = strings.ToLower(v); return validDomain(v) }},
+	{Name: "BREACH_SMTP_HELO", Group: "Mail relay",
+		Desc: "Name this host gives in EHLO; default: the machine's host name.",
+		set:  func(c *Config, v string) error { c.SMTPHELO = v; return validDomain(v) }},
 
 	{Name: "BREACH_URL", Default: "http://127.0.0.1:8080", Group: "CLI client",
 		Desc: "Base URL of `breach serve` for the incident, register and audit commands.",
@@ -191,6 +292,15 @@ func LoadFrom(lookup Lookup) (Config, error) {
 	}
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
 		errs = append(errs, errors.New("BREACH_TEMPORAL_TLS_CERT and BREACH_TEMPORAL_TLS_KEY go together: set both or neither"))
+	}
+	if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
+		errs = append(errs, errors.New("BREACH_SMTP_USERNAME and BREACH_SMTP_PASSWORD go together: set both or neither"))
+	}
+	if (c.SMTPDKIMKey == "") != (c.SMTPDKIMSelector == "") {
+		errs = append(errs, errors.New("BREACH_SMTP_DKIM_KEY and BREACH_SMTP_DKIM_SELECTOR go together: set both or neither"))
+	}
+	if c.SMTPDKIMDomain != "" && c.SMTPDKIMKey == "" {
+		errs = append(errs, errors.New("BREACH_SMTP_DKIM_DOMAIN is set without BREACH_SMTP_DKIM_KEY"))
 	}
 	return c, errors.Join(errs...)
 }
@@ -404,6 +514,64 @@ func validPEM(v string) error {
 func validKeySpec(v string) error {
 	if _, err := codec.ParseKeys(v); err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "codec: "))
+	}
+	return nil
+}
+
+func intIn(v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("want a whole number from %d to %d", lo, hi)
+	}
+	return n, nil
+}
+
+func validSMTPHost(v string) error {
+	if _, _, err := net.SplitHostPort(v); err == nil {
+		return errors.New("host name only: the port goes in BREACH_SMTP_PORT")
+	}
+	if net.ParseIP(v) != nil {
+		return nil
+	}
+	return validDomain(v)
+}
+
+// validDomain accepts a DNS name: dot-separated labels of letters, digits and
+// hyphens (IDNs in their ASCII form).
+func validDomain(v string) error {
+	if len(v) > 253 {
+		return errors.New("want a DNS name such as mail.example.org")
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(v, "."), ".") {
+		if validDNSLabel(label) != nil {
+			return errors.New("want a DNS name such as mail.example.org")
+		}
+	}
+	return nil
+}
+
+func validDNSLabel(v string) error {
+	if v == "" || len(v) > 63 || v[0] == '-' || v[len(v)-1] == '-' {
+		return errors.New("want letters, digits and hyphens (a DNS label)")
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return errors.New("want letters, digits and hyphens (a DNS label)")
+		}
+	}
+	return nil
+}
+
+// validMailbox accepts one address, bare or with a display name, whose domain
+// is a DNS name.
+func validMailbox(v string) error {
+	a, err := mail.ParseAddress(v)
+	if err != nil {
+		return errors.New(`want name@domain or "Name <name@domain>"`)
+	}
+	at := strings.LastIndexByte(a.Address, '@')
+	if at <= 0 || validDomain(a.Address[at+1:]) != nil || !strings.Contains(a.Address[at+1:], ".") {
+		return errors.New("the address's domain is not a DNS name such as example.org")
 	}
 	return nil
 }

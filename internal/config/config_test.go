@@ -285,3 +285,76 @@ func equalDurations(a, b []time.Duration) bool {
 	}
 	return true
 }
+
+func TestSMTP(t *testing.T) {
+	c, err := LoadFrom(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPPort != 587 || c.SMTPTLS != "mandatory" || c.SMTPRate != 50 || c.SMTPConnections != 4 ||
+		c.SMTPTimeout != 30*time.Second || c.SMTPHost != "" || c.SMTPFrom != "" || c.SMTPDKIMKey != "" {
+		t.Errorf("SMTP defaults: %+v", c)
+	}
+	pem := "-----BEGIN PRIVATE KEY-----\nMC4CAQ\n-----END PRIVATE KEY-----"
+	c, err = LoadFrom(env(map[string]string{
+		"BREACH_SMTP_HOST":          "smtp.example.org",
+		"BREACH_SMTP_PORT":          "465",
+		"BREACH_SMTP_TLS":           "implicit",
+		"BREACH_SMTP_USERNAME":      "breach",
+		"BREACH_SMTP_PASSWORD":      "pw",
+		"BREACH_SMTP_FROM":          "Agence pour l'emploi <ne-pas-repondre@example.org>",
+		"BREACH_SMTP_RATE":          "0",
+		"BREACH_SMTP_CONNECTIONS":   "16",
+		"BREACH_SMTP_TIMEOUT":       "1m",
+		"BREACH_SMTP_DKIM_KEY":      pem,
+		"BREACH_SMTP_DKIM_SELECTOR": "breach2026",
+		"BREACH_SMTP_DKIM_DOMAIN":   "Example.org",
+		"BREACH_SMTP_HELO":          "worker1.example.org",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPHost != "smtp.example.org" || c.SMTPPort != 465 || c.SMTPTLS != "implicit" || c.SMTPUsername != "breach" ||
+		c.SMTPPassword != "pw" || c.SMTPRate != 0 || c.SMTPConnections != 16 || c.SMTPTimeout != time.Minute ||
+		c.SMTPDKIMKey != pem || c.SMTPDKIMSelector != "breach2026" || c.SMTPDKIMDomain != "example.org" ||
+		c.SMTPHELO != "worker1.example.org" || !c.Set["BREACH_SMTP_PORT"] {
+		t.Errorf("SMTP values: %+v", c)
+	}
+
+	bad := map[string]string{
+		"BREACH_SMTP_HOST":          "smtp.example.org:587",
+		"BREACH_SMTP_PORT":          "70000",
+		"BREACH_SMTP_TLS":           "starttls",
+		"BREACH_SMTP_FROM":          "not an address",
+		"BREACH_SMTP_RATE":          "-1",
+		"BREACH_SMTP_CONNECTIONS":   "0",
+		"BREACH_SMTP_TIMEOUT":       "0s",
+		"BREACH_SMTP_DKIM_KEY":      "hunter2-not-pem",
+		"BREACH_SMTP_DKIM_SELECTOR": "bad selector",
+		"BREACH_SMTP_HELO":          "bad host\r\nMAIL FROM:<x>",
+	}
+	_, err = LoadFrom(env(bad))
+	if err == nil {
+		t.Fatal("bad SMTP values accepted")
+	}
+	for name := range bad {
+		if !strings.Contains(err.Error(), name+":") {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error reveals the DKIM key:\n%v", err)
+	}
+
+	for _, pair := range []map[string]string{
+		{"BREACH_SMTP_USERNAME": "breach"},
+		{"BREACH_SMTP_PASSWORD": "pw"},
+		{"BREACH_SMTP_DKIM_KEY": pem},
+		{"BREACH_SMTP_DKIM_SELECTOR": "s1"},
+		{"BREACH_SMTP_DKIM_DOMAIN": "example.org"},
+	} {
+		if _, err := LoadFrom(env(pair)); err == nil {
+			t.Errorf("%v alone accepted", pair)
+		}
+	}
+}
