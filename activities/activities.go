@@ -7,9 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"sync"
 
 	"github.com/breach-engine/breach/internal/breach"
+	"github.com/breach-engine/breach/internal/mail"
 	"github.com/breach-engine/breach/internal/store"
+	"github.com/breach-engine/breach/internal/vault"
 )
 
 // Activities is registered on the worker; workflows call its methods by value.
@@ -22,6 +25,17 @@ type Activities struct {
 	Store    *store.Store
 	Dossiers DossierRenderer
 	Logger   *slog.Logger
+
+	// The people track (letters.go, delivery.go): the letters' renderer, the
+	// relay, the key that opens contact data, and the identity the worker
+	// leaves on the ledger rows it claims ("" : pid@host).
+	Letters  LetterRenderer
+	Mail     *mail.Sender
+	Vault    *vault.Vault
+	Identity string
+
+	poolOnce sync.Once
+	conns    *connPool
 }
 
 // RecordAssessment computes the engine's proposal from the stored facts and

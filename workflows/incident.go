@@ -16,9 +16,10 @@ import (
 // IncidentWorkflow is one breach, ID breach.WorkflowID(incident ID). It holds
 // the Art. 33 clock (aware_at) and the DPO's assessment, and runs one
 // RegimeWorkflow child per reporting regime (GDPR always, plus those
-// configured). People act on it through Updates: UpdateAssess,
-// UpdateChangeAwareAt, UpdateClose. It ends when the DPO closes it, once the
-// children have ended.
+// configured) and, since version peopleTrackVersion, the PeopleWorkflow child
+// of the people track (Art. 34). People act on it through Updates:
+// UpdateAssess, UpdateChangeAwareAt, UpdateClose. It ends when the DPO closes
+// it, once the children have ended.
 func IncidentWorkflow(ctx workflow.Context, params IncidentParams) error {
 	if blank(params.IncidentID) {
 		return invalidParams("incident_id", "incident_id is required")
@@ -67,6 +68,17 @@ func IncidentWorkflow(ctx workflow.Context, params IncidentParams) error {
 			return fmt.Errorf("start the %s regime workflow: %w", regimes[i], err)
 		}
 	}
+	// The people track came after the first incidents: their histories have
+	// no marker here and replay without it.
+	if workflow.GetVersion(ctx, peopleTrackChange, workflow.DefaultVersion, peopleTrackVersion) == peopleTrackVersion {
+		pctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: breach.PeopleWorkflowID(params.IncidentID),
+		})
+		r.people = workflow.ExecuteChildWorkflow(pctx, PeopleWorkflowName, PeopleParams{IncidentID: params.IncidentID})
+		if err := r.people.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+			return fmt.Errorf("start the people workflow: %w", err)
+		}
+	}
 	r.started = true
 
 	if err := workflow.Await(ctx, func() bool { return r.closed }); err != nil {
@@ -77,8 +89,20 @@ func IncidentWorkflow(ctx workflow.Context, params IncidentParams) error {
 			r.logger.Error("regime workflow ended with an error", "regime", regimes[i], "error", err)
 		}
 	}
+	if r.people != nil {
+		// It ends once no send is active: the people being told are told.
+		if err := r.people.Get(ctx, nil); err != nil {
+			r.logger.Error("people workflow ended with an error", "error", err)
+		}
+	}
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
+
+// The change that added the people track, for workflow.GetVersion.
+const (
+	peopleTrackChange  = "people-track"
+	peopleTrackVersion = 1
+)
 
 func invalidParams(field, msg string) error {
 	e := &breach.Error{Code: breach.ErrInvalid, Field: field, Message: msg}
@@ -106,7 +130,8 @@ type incidentRun struct {
 	awareAt    time.Time
 	assessment *activities.AssessResult
 	filed      map[breach.RegimeCode]map[breach.StageCode]time.Time
-	started    bool // the children run: they can be signalled
+	people     workflow.ChildWorkflowFuture // the people track; nil in incidents that predate it
+	started    bool                         // the children run: they can be signalled
 	closed     bool
 	logger     log.Logger
 	mu         workflow.Mutex // serialises the update handlers
@@ -288,6 +313,11 @@ func (r *incidentRun) close(ctx workflow.Context, u CloseUpdate) error {
 			return err
 		}
 	}
+	if r.people != nil {
+		if err := r.people.SignalChildWorkflow(ctx, SignalClose, nil).Get(ctx, nil); err != nil {
+			return fmt.Errorf("signal %s to the people workflow: %w", SignalClose, err)
+		}
+	}
 	return nil
 }
 
@@ -326,6 +356,9 @@ func (r *incidentRun) view() IncidentView {
 	for _, code := range r.regimes {
 		v.Regimes = append(v.Regimes, RegimeRef{Regime: code, WorkflowID: breach.RegimeWorkflowID(r.params.IncidentID, code)})
 		v.Deadlines = append(v.Deadlines, breach.Regimes[code].Deadlines(r.awareAt, r.filed[code])...)
+	}
+	if r.people != nil {
+		v.PeopleWorkflowID = breach.PeopleWorkflowID(r.params.IncidentID)
 	}
 	return v
 }

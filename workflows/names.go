@@ -146,6 +146,9 @@ type IncidentView struct {
 	Closed     bool                     `json:"closed"`
 	Regimes    []RegimeRef              `json:"regimes"`
 	Deadlines  []breach.Deadline        `json:"deadlines"`
+	// PeopleWorkflowID is the people track's workflow (letters, the send);
+	// empty for incidents opened before it existed.
+	PeopleWorkflowID string `json:"people_workflow_id,omitempty"`
 }
 
 // AssessUpdate confirms (Risk nil) or overrides the proposed risk; Reason is mandatory.
@@ -198,4 +201,170 @@ type RecordFilingUpdate struct {
 	Channel      string           `json:"channel"`
 	Reference    string           `json:"reference"`
 	DelayReasons string           `json:"delay_reasons,omitempty"`
+}
+
+// The people track (people.go, partition.go): names persisted in histories.
+const (
+	PeopleWorkflowName            = "People"
+	DeliveryPartitionWorkflowName = "DeliveryPartition"
+
+	// On the People workflow.
+	UpdateSaveLetter   = "save_letter"
+	UpdateDecideLetter = "decide_letter"
+	UpdateStartSend    = "start_send"
+	UpdatePauseSend    = "pause_send"
+	UpdateResumeSend   = "resume_send"
+	UpdateCancelSend   = "cancel_send"
+	// People to its DeliveryPartition children: the send's new state
+	// (payload breach.SendState). The incident tells People to end with
+	// SignalClose.
+	SignalSendState = "send_state"
+)
+
+// DeliveryTaskQueue is the task queue of the sending activities of the
+// workers polling taskQueue: a worker polls it with its own limits (the
+// number of batches at once, batches per second), apart from the incident
+// workflows' activities.
+func DeliveryTaskQueue(taskQueue string) string { return taskQueue + "-delivery" }
+
+// PeopleParams start a People workflow. State is carried over continue-as-new.
+type PeopleParams struct {
+	IncidentID string       `json:"incident_id"`
+	State      *PeopleState `json:"state,omitempty"`
+}
+
+// PeopleState is what a People workflow keeps: IDs, versions, states, counts.
+type PeopleState struct {
+	Letters []LetterStatus `json:"letters"` // one per language, fr first
+	Sends   int            `json:"sends"`   // sends started
+	Send    *SendStatus    `json:"send,omitempty"`
+}
+
+// LetterStatus is where the letter in one language stands: its current
+// version and what was decided about it.
+type LetterStatus struct {
+	Language breach.Language      `json:"language"`
+	Current  activities.LetterRef `json:"current"`
+	State    breach.LetterState   `json:"state"` // pending, approved, returned
+}
+
+// SendOptions tune a send; zero values take the defaults (DefaultSendOptions).
+type SendOptions struct {
+	// Partitions is the number of DeliveryPartition children, each sending
+	// its range of people over one connection at a time.
+	Partitions int `json:"partitions,omitempty"`
+	// BatchSize is the number of people per SendBatch activity.
+	BatchSize int `json:"batch_size,omitempty"`
+	// BatchesPerRun is the number of batches a partition runs before it
+	// continues as new (keeps each history small).
+	BatchesPerRun int `json:"batches_per_run,omitempty"`
+	// Lease is how long a claimed row may stay in sending; past it, the row
+	// is unknown. HeartbeatTimeout detects a dead batch; it must be well
+	// under the lease so that a batch cut off from Temporal stops before its
+	// lease ends.
+	Lease            time.Duration `json:"lease,omitempty"`
+	HeartbeatTimeout time.Duration `json:"heartbeat_timeout,omitempty"`
+	// Chunk is the number of rows claimed at once within a batch.
+	Chunk int `json:"chunk,omitempty"`
+	// RetryBase is the wait after a first temporary refusal (4xx), doubled
+	// at each attempt; MaxAttempts ends in failed.
+	RetryBase   time.Duration `json:"retry_base,omitempty"`
+	MaxAttempts int           `json:"max_attempts,omitempty"`
+}
+
+// SendStatus is where a send stands in the People workflow.
+type SendStatus struct {
+	activities.SendRef
+	State    breach.SendState `json:"state"`
+	Options  SendOptions      `json:"options"`
+	Ranges   []PartitionRange `json:"ranges"`
+	Finished int              `json:"finished"` // partitions ended
+	// Totals sum what the partitions that ended did, in how many batches
+	// and runs (a partition continues as new every BatchesPerRun batches).
+	Totals  activities.SendBatchResult `json:"totals"`
+	Batches int                        `json:"batches"`
+	Runs    int                        `json:"runs"`
+}
+
+// PartitionRange is the range of person IDs one partition sends to.
+type PartitionRange struct {
+	Partition int   `json:"partition"`
+	From      int64 `json:"from"`
+	To        int64 `json:"to"`
+}
+
+// SaveLetterUpdate writes the first version of the letter in a language
+// (BaseVersion 0) or a new version of the current one.
+type SaveLetterUpdate struct {
+	Actor       breach.Actor        `json:"actor"`
+	Language    breach.Language     `json:"language"`
+	BaseVersion int                 `json:"base_version"`
+	Fields      breach.LetterFields `json:"fields"`
+}
+
+// DecideLetterUpdate approves or returns one version of a letter.
+type DecideLetterUpdate struct {
+	Actor    breach.Actor    `json:"actor"`
+	Language breach.Language `json:"language"`
+	Version  int             `json:"version"`
+	Approve  bool            `json:"approve"`
+	Comment  string          `json:"comment"`
+}
+
+// StartSendUpdate starts sending the approved letters. Reason is required
+// unless the decided risk is high (Art. 34(1)); Policy defaults to resend.
+type StartSendUpdate struct {
+	Actor   breach.Actor         `json:"actor"`
+	Reason  string               `json:"reason,omitempty"`
+	Policy  breach.UnknownPolicy `json:"policy,omitempty"`
+	Options SendOptions          `json:"options,omitempty"`
+}
+
+// SendControlUpdate pauses, resumes or cancels the send; Reason is required
+// to cancel.
+type SendControlUpdate struct {
+	Actor  breach.Actor `json:"actor"`
+	Reason string       `json:"reason,omitempty"`
+}
+
+// PeopleView answers QueryState on a People workflow.
+type PeopleView struct {
+	IncidentID string         `json:"incident_id"`
+	Closed     bool           `json:"closed"`
+	Letters    []LetterStatus `json:"letters"`
+	Sends      int            `json:"sends"`
+	Send       *SendStatus    `json:"send,omitempty"`
+}
+
+// PartitionParams start a DeliveryPartition workflow; the fields after
+// Options are its progress, carried over continue-as-new.
+type PartitionParams struct {
+	IncidentID string                  `json:"incident_id"`
+	SendID     string                  `json:"send_id"`
+	Seq        int                     `json:"seq"`
+	Partition  int                     `json:"partition"`
+	Letters    []breach.ApprovedLetter `json:"letters"`
+	Policy     breach.UnknownPolicy    `json:"policy"`
+	From       int64                   `json:"from"`
+	To         int64                   `json:"to"`
+	Options    SendOptions             `json:"options"`
+
+	Seeded    bool                       `json:"seeded,omitempty"`
+	Cursor    int64                      `json:"cursor,omitempty"` // 0: From
+	Pass      int                        `json:"pass,omitempty"`
+	SweepNext bool                       `json:"sweep_next,omitempty"`
+	Paused    bool                       `json:"paused,omitempty"`
+	Runs      int                        `json:"runs,omitempty"`
+	Batches   int                        `json:"batches,omitempty"`
+	Totals    activities.SendBatchResult `json:"totals"`
+}
+
+// PartitionResult is what a DeliveryPartition returns.
+type PartitionResult struct {
+	Partition int                        `json:"partition"`
+	Cancelled bool                       `json:"cancelled,omitempty"`
+	Passes    int                        `json:"passes"`
+	Batches   int                        `json:"batches"`
+	Runs      int                        `json:"runs"`
+	Totals    activities.SendBatchResult `json:"totals"`
 }

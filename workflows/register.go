@@ -12,4 +12,6 @@ type Registry interface {
 func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(IncidentWorkflow, workflow.RegisterOptions{Name: IncidentWorkflowName})
 	r.RegisterWorkflowWithOptions(RegimeWorkflow, workflow.RegisterOptions{Name: RegimeWorkflowName})
+	r.RegisterWorkflowWithOptions(PeopleWorkflow, workflow.RegisterOptions{Name: PeopleWorkflowName})
+	r.RegisterWorkflowWithOptions(DeliveryPartitionWorkflow, workflow.RegisterOptions{Name: DeliveryPartitionWorkflowName})
 }

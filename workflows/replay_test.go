@@ -23,3 +23,10 @@ func replay(t *testing.T, file string) {
 func TestReplayIncident(t *testing.T)   { replay(t, "incident.json") }
 func TestReplayRegimeGDPR(t *testing.T) { replay(t, "regime_gdpr.json") }
 func TestReplayRegimeNIS2(t *testing.T) { replay(t, "regime_nis2.json") }
+
+// The incident history recorded before the people track existed replays
+// through the GetVersion default branch: no People child.
+func TestReplayIncidentBeforePeople(t *testing.T) { replay(t, "incident_before_people.json") }
+func TestReplayPeople(t *testing.T)               { replay(t, "people.json") }
+func TestReplayPartitionFirstRun(t *testing.T)    { replay(t, "partition_first_run.json") }
+func TestReplayPartitionLastRun(t *testing.T)     { replay(t, "partition_last_run.json") }

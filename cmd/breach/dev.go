@@ -20,6 +20,7 @@ import (
 	"github.com/breach-engine/breach/internal/pgcluster"
 	"github.com/breach-engine/breach/internal/store"
 	"github.com/breach-engine/breach/internal/temporalclient"
+	"github.com/breach-engine/breach/internal/vault"
 )
 
 func newDevCmd() *cobra.Command {
@@ -93,6 +94,16 @@ func runDev(ctx context.Context, out io.Writer, cfg config.Config, temporalPort 
 	if err != nil {
 		return fmt.Errorf("dev: payload key: %w", err)
 	}
+	dataSpec := cfg.DataKey
+	if dataSpec == "" {
+		if dataSpec, err = devKey(filepath.Join(dir, "data.key")); err != nil {
+			return err
+		}
+	}
+	vlt, err := vault.FromSpec(dataSpec)
+	if err != nil {
+		return fmt.Errorf("dev: data key: %w", err)
+	}
 
 	if temporalPort != 0 && !portFree(temporalPort) {
 		fmt.Fprintf(out, "port %d is taken; the embedded Temporal server takes a free one\n", temporalPort)
@@ -115,9 +126,18 @@ func runDev(ctx context.Context, out io.Writer, cfg config.Config, temporalPort 
 	}
 	defer tc.Close()
 
+	mailer, stopMail, err := devMailer(out, cfg, dir)
+	if err != nil {
+		return err
+	}
+	defer stopMail()
 	e := &engine.Engine{
-		Store: st, Temporal: tc, Codec: cdc, TaskQueue: cfg.TaskQueue,
+		Mailer: mailer, // the letters to the people: BREACH_SMTP_*, or a sink that delivers nothing
+		Store:  st, Temporal: tc, Codec: cdc, TaskQueue: cfg.TaskQueue,
 		ReminderOffsets: cfg.ReminderOffsets, CORSOrigin: cfg.CodecCORSOrigin, Logger: logger,
+		Vault: vlt, // contact data of affected people (BREACH_DATA_KEY)
+		// Plain http on the developer's machine: cookies without Secure unless asked.
+		InsecureCookies: !cfg.Set["BREACH_COOKIE_SECURE"] || !cfg.CookieSecure,
 	}
 	w := e.NewWorker(worker.Options{})
 	if err := w.Start(); err != nil {
@@ -154,15 +174,16 @@ func runDev(ctx context.Context, out io.Writer, cfg config.Config, temporalPort 
 	return err
 }
 
-// devKey reads the dev payload key, creating it on first use: workflows kept
-// in the dev Temporal database stay readable across restarts.
+// devKey reads a dev key (payload or data), creating it on first use:
+// workflows kept in the dev Temporal database, and people sealed in the dev
+// Postgres, stay readable across restarts.
 func devKey(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil
 	}
 	spec := codec.NewKeySpec()
 	if err := os.WriteFile(path, []byte(spec+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("dev: write payload key: %w", err)
+		return "", fmt.Errorf("dev: write %s: %w", filepath.Base(path), err)
 	}
 	return spec, nil
 }
@@ -177,7 +198,8 @@ func portFree(port int) bool {
 }
 
 func printDevBanner(out io.Writer, baseURL, temporalAddr, ns string, accounts []devAccount) {
-	fmt.Fprintf(out, "\nHTTP API:  %s/api/v1   (codec endpoint for the Temporal UI/CLI: %s/codec)\n", baseURL, baseURL)
+	fmt.Fprintf(out, "\nWeb pages: %s/   (sign in with an account below)\n", baseURL)
+	fmt.Fprintf(out, "HTTP API:  %s/api/v1   (codec endpoint for the Temporal UI/CLI: %s/codec)\n", baseURL, baseURL)
 	fmt.Fprintf(out, "Temporal:  %s namespace %s\n\n", temporalAddr, ns)
 	fmt.Fprintln(out, "Accounts (one per role; tokens are new at each start, passwords are kept in .breach/accounts):")
 	for _, a := range accounts {

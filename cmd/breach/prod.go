@@ -14,17 +14,26 @@ import (
 	"github.com/breach-engine/breach/internal/engine"
 	"github.com/breach-engine/breach/internal/store"
 	"github.com/breach-engine/breach/internal/temporalclient"
+	"github.com/breach-engine/breach/internal/vault"
 )
 
 // connect opens the store and the Temporal client an external deployment
 // needs (serve and worker).
 func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*engine.Engine, func(), error) {
-	if err := cfg.Require("BREACH_DATABASE_URL", "BREACH_PAYLOAD_KEY"); err != nil {
+	if err := cfg.Require("BREACH_DATABASE_URL", "BREACH_PAYLOAD_KEY", "BREACH_DATA_KEY"); err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}
 	cdc, err := codec.FromSpec(cfg.PayloadKey)
 	if err != nil {
 		return nil, nil, &usageError{"BREACH_PAYLOAD_KEY: " + err.Error()}
+	}
+	vlt, err := vault.FromSpec(cfg.DataKey)
+	if err != nil {
+		return nil, nil, &usageError{"BREACH_DATA_KEY: " + err.Error()}
+	}
+	mailer, err := newMailer(cfg) // the letters to the people (BREACH_SMTP_*)
+	if err != nil {
+		return nil, nil, err
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -38,6 +47,9 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*engi
 	e := &engine.Engine{
 		Store: st, Temporal: tc, Codec: cdc, TaskQueue: cfg.TaskQueue,
 		ReminderOffsets: cfg.ReminderOffsets, CORSOrigin: cfg.CodecCORSOrigin, Logger: logger,
+		Mailer:          mailer,
+		Vault:           vlt, // contact data of affected people (BREACH_DATA_KEY)
+		InsecureCookies: !cfg.CookieSecure,
 	}
 	return e, func() { tc.Close(); st.Close() }, nil
 }
@@ -80,6 +92,7 @@ func newWorkerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withEngine(cmd, func(cfg config.Config, e *engine.Engine, logger *slog.Logger) error {
 				logger.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+				workerGC()
 				return e.RunWorker(cmd.Context(), worker.Options{})
 			})
 		},

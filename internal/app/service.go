@@ -18,6 +18,7 @@ import (
 
 	"github.com/breach-engine/breach/internal/breach"
 	"github.com/breach-engine/breach/internal/store"
+	"github.com/breach-engine/breach/internal/vault"
 	"github.com/breach-engine/breach/workflows"
 )
 
@@ -29,6 +30,9 @@ type Service struct {
 	ReminderOffsets []time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time
+	// Vault seals and opens the contact data of affected people
+	// (BREACH_DATA_KEY); imports need it.
+	Vault *vault.Vault
 }
 
 func (s *Service) now() time.Time {

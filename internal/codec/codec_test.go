@@ -310,3 +310,37 @@ func TestHTTPHandlerWithoutAuthenticateRefuses(t *testing.T) {
 		t.Fatalf("status %d, want 401", resp.StatusCode)
 	}
 }
+
+func TestDeriveIsStablePerKeyAndLabel(t *testing.T) {
+	r, err := ParseKeys("new:" + key(2) + ",old:" + key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1, err := r.Derive("new", "label-a", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _ := r.Derive("new", "label-a", 32)
+	b, _ := r.Derive("new", "label-b", 32)
+	o, _ := r.Derive("old", "label-a", 32)
+	if !bytes.Equal(a1, a2) || len(a1) != 32 {
+		t.Fatal("derivation is not deterministic")
+	}
+	if bytes.Equal(a1, b) || bytes.Equal(a1, o) {
+		t.Fatal("labels or keys share derived material")
+	}
+	if bytes.Equal(a1, bytes.Repeat([]byte{2}, KeySize)) {
+		t.Fatal("derive returned the raw key")
+	}
+	if _, err := r.Derive("missing", "label-a", 32); err == nil {
+		t.Fatal("unknown key derived")
+	}
+	if !r.Has("old") || r.Has("missing") {
+		t.Fatal("Has")
+	}
+	r2, _ := NewKeyRing("k", map[string][]byte{"k": bytes.Repeat([]byte{2}, KeySize)})
+	n2, _ := r2.Derive("k", "label-a", 32)
+	if !bytes.Equal(n2, a1) {
+		t.Fatal("NewKeyRing and ParseKeys derive differently from the same key")
+	}
+}

@@ -3,7 +3,9 @@ package codec
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -26,12 +28,13 @@ const maxKeyIDLen = 64
 type KeyRing struct {
 	current string
 	aeads   map[string]cipher.AEAD
+	raw     map[string][]byte // for Derive only; never leaves the package
 	order   []string
 }
 
 // NewKeyRing builds a key ring from raw keys; current must be one of them.
 func NewKeyRing(current string, keys map[string][]byte) (*KeyRing, error) {
-	r := &KeyRing{current: current, aeads: make(map[string]cipher.AEAD, len(keys))}
+	r := &KeyRing{current: current, aeads: make(map[string]cipher.AEAD, len(keys)), raw: make(map[string][]byte, len(keys))}
 	if _, ok := keys[current]; !ok {
 		return nil, fmt.Errorf("codec: current key %q is not in the key ring", current)
 	}
@@ -67,6 +70,10 @@ func (r *KeyRing) add(id string, key []byte) error {
 		return err
 	}
 	r.aeads[id] = aead
+	if r.raw == nil {
+		r.raw = map[string][]byte{}
+	}
+	r.raw[id] = append([]byte(nil), key...)
 	return nil
 }
 
@@ -80,7 +87,7 @@ func ParseKeys(spec string) (*KeyRing, error) {
 	if spec == "" {
 		return nil, errors.New("codec: empty key spec")
 	}
-	r := &KeyRing{aeads: map[string]cipher.AEAD{}}
+	r := &KeyRing{aeads: map[string]cipher.AEAD{}, raw: map[string][]byte{}}
 	if !strings.Contains(spec, ":") && !strings.Contains(spec, ",") {
 		key, err := decodeKey(spec)
 		if err != nil {
@@ -125,6 +132,28 @@ func (r *KeyRing) Current() string { return r.current }
 
 // IDs lists the key IDs, the current one first.
 func (r *KeyRing) IDs() []string { return append([]string(nil), r.order...) }
+
+// Has reports whether the ring holds a key with this ID.
+func (r *KeyRing) Has(id string) bool {
+	_, ok := r.aeads[id]
+	return ok
+}
+
+// Derive returns n bytes derived from the key id with HKDF-SHA256 (no salt,
+// label as the info string). Subsystems that need a key of their own (the
+// contact-data vault: a sealing key and a blind-index key) derive it under a
+// fixed label, so the raw key never leaves the ring and two labels never
+// share key material.
+func (r *KeyRing) Derive(id, label string, n int) ([]byte, error) {
+	raw, ok := r.raw[id]
+	if !ok {
+		return nil, fmt.Errorf("codec: derive: unknown key id %q", id)
+	}
+	if label == "" {
+		return nil, errors.New("codec: derive: empty label")
+	}
+	return hkdf.Key(sha256.New, raw, nil, label, n)
+}
 
 func (r *KeyRing) aead(id string) (cipher.AEAD, bool) {
 	a, ok := r.aeads[id]

@@ -22,8 +22,10 @@ import (
 	"github.com/breach-engine/breach/internal/api"
 	"github.com/breach-engine/breach/internal/app"
 	"github.com/breach-engine/breach/internal/codec"
+	"github.com/breach-engine/breach/internal/mail"
 	"github.com/breach-engine/breach/internal/store"
-	"github.com/breach-engine/breach/templates"
+	"github.com/breach-engine/breach/internal/vault"
+	"github.com/breach-engine/breach/internal/web"
 	"github.com/breach-engine/breach/workflows"
 )
 
@@ -36,6 +38,19 @@ type Engine struct {
 	ReminderOffsets []time.Duration
 	CORSOrigin      string
 	Logger          *slog.Logger
+	// InsecureCookies drops the Secure flag of the web pages' session cookie,
+	// for `breach dev` on plain http (BREACH_COOKIE_SECURE=false).
+	InsecureCookies bool
+	// Vault seals the contact data of affected people (BREACH_DATA_KEY).
+	Vault *vault.Vault
+	// Mailer sends the letters to the people through the relay
+	// (BREACH_SMTP_*); nil: sending batches fail, and are retried, until a
+	// worker with a relay takes them.
+	Mailer *mail.Sender
+	// DeliveryOptions are the options of the worker polling the delivery
+	// task queue (NewDeliveryWorker); a zero MaxConcurrentActivityExecutionSize
+	// becomes the Mailer's number of connections: one batch per connection.
+	DeliveryOptions worker.Options
 }
 
 // DataConverter is the payload converter every client and worker of the engine
@@ -49,24 +64,37 @@ func DataConverter(c *codec.Codec) converter.DataConverter {
 func (e *Engine) App() *app.Service {
 	return &app.Service{
 		Store: e.Store, Temporal: e.Temporal, TaskQueue: e.TaskQueue,
-		ReminderOffsets: e.ReminderOffsets, Logger: e.Logger,
+		ReminderOffsets: e.ReminderOffsets, Logger: e.Logger, Vault: e.Vault,
 	}
 }
 
-// Handler returns the HTTP handler of `breach serve`: the JSON API and the
-// codec endpoint for authenticated users of the Temporal UI and CLI.
+// Handler returns the HTTP handler of `breach serve`: the JSON API under
+// /api/v1, the codec endpoint for authenticated users of the Temporal UI and
+// CLI under /codec/, and the web pages everywhere else.
 func (e *Engine) Handler() http.Handler {
 	srv := &api.Server{App: e.App(), Store: e.Store, Logger: e.Logger}
 	srv.Codec = codec.Handler(e.Codec, codec.HandlerOptions{Authenticate: srv.Authenticate, CORSOrigin: e.CORSOrigin})
-	return srv.Handler()
+	api := srv.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("/codec/", api)
+	pages := web.Options{App: e.App(), Logger: e.Logger, SecureCookies: !e.InsecureCookies}
+	if e.Codec != nil {
+		pages.Payloads = DataConverter(e.Codec)
+	}
+	mux.Handle("/", web.New(pages).Handler())
+	return mux
 }
 
 // NewWorker returns a worker polling the engine's task queue with every
 // workflow and activity registered under its fixed name.
+// With it, a second worker polls the delivery task queue (see NewDeliveryWorker);
+// Start, Run and Stop drive both.
 func (e *Engine) NewWorker(opts worker.Options) worker.Worker {
+	acts := e.Activities()
 	w := worker.New(e.Temporal, e.TaskQueue, opts)
-	Register(w, &activities.Activities{Store: e.Store, Dossiers: templates.Dossiers{}, Logger: e.Logger})
-	return w
+	Register(w, acts)
+	return &workerPair{Worker: w, delivery: e.newDeliveryWorker(acts)}
 }
 
 // Register registers the workflows and activities on a worker or replayer.

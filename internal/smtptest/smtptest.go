@@ -40,6 +40,10 @@ type Options struct {
 	// recipient tables. Memory then stays flat whatever the number of
 	// messages; Messages, ByMessageID and ByRecipient report nothing.
 	CountOnly bool
+	// CountIDs, with CountOnly, still counts messages by Message-ID and by
+	// recipient (ByMessageID, ByRecipient, Duplicates) from the header
+	// alone: a duplicate check over many messages without their bytes.
+	CountIDs bool
 
 	// Auth, when set, offers AUTH PLAIN and requires it before MAIL FROM.
 	Auth *Credentials
@@ -54,7 +58,8 @@ type Options struct {
 	// It runs concurrently for different connections.
 	OnRcpt func(rcpt string) error
 	// OnData decides the answer at the end of DATA, once the whole message
-	// is read; raw is the message (nil with CountOnly). nil accepts.
+	// is read; raw is the message (nil with CountOnly, its header only with
+	// CountIDs). nil accepts.
 	OnData func(rcpts []string, raw []byte) error
 
 	// MaxMessageBytes bounds a message (default 10 MiB).
@@ -101,6 +106,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	srv       *smtp.Server
+	ln        net.Listener
 	done      chan struct{}
 	messages  []Message
 	byID      map[string]int
@@ -175,7 +181,7 @@ func (s *Server) serve(l net.Listener) {
 	srv.ErrorLog = log.New(w, "smtptest ", 0)
 	done := make(chan struct{})
 	s.mu.Lock()
-	s.srv, s.done, s.running = srv, done, true
+	s.srv, s.ln, s.done, s.running = srv, l, done, true
 	s.mu.Unlock()
 	go func() {
 		defer close(done)
@@ -188,13 +194,16 @@ func (s *Server) serve(l net.Listener) {
 // Restart. Stopping a stopped server does nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv, done, running := s.srv, s.done, s.running
+	srv, ln, done, running := s.srv, s.ln, s.done, s.running
 	s.running = false
 	s.mu.Unlock()
 	if !running {
 		return
 	}
 	_ = srv.Close()
+	// A Stop right after the start can close the server before its Serve
+	// took the listener in: close it here too, or Serve never returns.
+	_ = ln.Close()
 	<-done
 }
 
@@ -321,7 +330,7 @@ func (s *Server) record(from string, rcpts []string, raw []byte, size int64, con
 	s.accepted.Add(1)
 	s.recipients.Add(int64(len(rcpts)))
 	s.bytes.Add(size)
-	if s.opts.CountOnly {
+	if s.opts.CountOnly && !s.opts.CountIDs {
 		return
 	}
 	id := ""
@@ -330,7 +339,9 @@ func (s *Server) record(from string, rcpts []string, raw []byte, size int64, con
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.messages = append(s.messages, Message{From: from, To: rcpts, MessageID: id, Raw: raw, Conn: conn})
+	if !s.opts.CountOnly {
+		s.messages = append(s.messages, Message{From: from, To: rcpts, MessageID: id, Raw: raw, Conn: conn})
+	}
 	if id != "" {
 		s.byID[id]++
 	}
@@ -471,7 +482,12 @@ func (ss *session) Data(r io.Reader) error {
 	var n int64
 	var err error
 	if ss.s.opts.CountOnly {
-		n, err = io.Copy(io.Discard, r)
+		if ss.s.opts.CountIDs {
+			// Keep the header only: record reads the Message-ID from it.
+			raw, n, err = headerOnly(r)
+		} else {
+			n, err = io.Copy(io.Discard, r)
+		}
 	} else {
 		raw, err = io.ReadAll(r)
 		n = int64(len(raw))
@@ -486,6 +502,34 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ss.s.record(ss.from, ss.rcpts, raw, n, ss.conn)
 	return nil
+}
+
+// headerOnly reads a message, keeping its header (up to the blank line).
+func headerOnly(r io.Reader) ([]byte, int64, error) {
+	br := bufio.NewReader(r)
+	var head []byte
+	var n int64
+	for {
+		line, err := br.ReadSlice('\n')
+		n += int64(len(line))
+		if len(head) < 64<<10 {
+			head = append(head, line...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if err == io.EOF {
+				return head, n, nil
+			}
+			return nil, n, err
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			break
+		}
+	}
+	rest, err := io.Copy(io.Discard, br)
+	return head, n + rest, err
 }
 
 func (ss *session) Reset() {

@@ -30,11 +30,15 @@ var record = flag.Bool("record", false, "record the replay histories into workfl
 // testdata is where package workflows' replay tests read the histories.
 const testdata = "../../testdata"
 
-// History files, one per workflow type and regime.
+// History files, one per workflow type and regime; the partition's first
+// run (which continued as new) and its last run.
 const (
-	IncidentHistory = "incident.json"
-	GDPRHistory     = "regime_gdpr.json"
-	NIS2History     = "regime_nis2.json"
+	IncidentHistory       = "incident.json"
+	GDPRHistory           = "regime_gdpr.json"
+	NIS2History           = "regime_nis2.json"
+	PeopleHistory         = "people.json"
+	PartitionFirstHistory = "partition_first_run.json"
+	PartitionLastHistory  = "partition_last_run.json"
 )
 
 // Synthetic accounts and incident: IDs only.
@@ -47,10 +51,14 @@ var (
 const incidentID = "rec-incident-1"
 
 // standIns replace the activities under their registered names: they keep
-// draft versions in memory so that the workflows run end to end.
+// draft and letter versions and a small ledger in memory so that the
+// workflows run end to end.
 type standIns struct {
 	mu       sync.Mutex
 	versions map[breach.DraftKey]int
+	letters  map[breach.Language]int
+	sent     map[int64]bool // the ledger: people sent
+	deferred map[int64]bool // people refused for now once
 	n        int
 }
 
@@ -92,6 +100,74 @@ func (s *standIns) register(w worker.Worker) {
 	}, "RecordFiling")
 	reg(func(ctx context.Context, in activities.AlarmInput) error { return nil }, "RecordAlarm")
 	reg(func(ctx context.Context, in activities.CloseInput) error { return nil }, "CloseIncident")
+	reg(func(ctx context.Context, in activities.SaveLetterInput) (activities.LetterRef, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.letters[in.Language]++
+		v := s.letters[in.Language]
+		return activities.LetterRef{ID: s.next("letter"), Language: in.Language, Version: v, DraftedBy: dpo.UserID,
+			EditedBy: in.Actor.UserID, ContentHash: fmt.Sprintf("%063d%d", v, len(in.Language))}, nil
+	}, "SaveLetter")
+	reg(func(ctx context.Context, in activities.DecideLetterInput) error { return nil }, "DecideLetter")
+	reg(func(ctx context.Context, in activities.SendFactsInput) (breach.SendFacts, error) {
+		return breach.SendFacts{IncidentState: breach.StateAssessed, People: recPeople, MinPerson: 1, MaxPerson: recPeople,
+			Languages: []breach.LanguageCount{{Language: breach.French, People: recPeople - 50}, {Language: breach.English, People: 50}},
+			Risk:      breach.RiskHigh, NotifySubjects: true}, nil
+	}, "SendFacts")
+	reg(func(ctx context.Context, in activities.StartSendInput) (activities.SendRef, error) {
+		return activities.SendRef{ID: "00000000-0000-4000-8000-000000000001", Seq: 1, People: recPeople, MinPerson: 1, MaxPerson: recPeople,
+			Letters: in.Letters, Policy: in.Policy, Partitions: in.Partitions}, nil
+	}, "StartSend")
+	reg(func(ctx context.Context, in activities.SendStateInput) error { return nil }, "SetSendState")
+}
+
+// recPeople is the synthetic population of the recorded send.
+const recPeople = 1000
+
+// registerDelivery registers the sending stand-ins on the delivery worker.
+func (s *standIns) registerDelivery(w worker.Worker) {
+	reg := func(fn any, name string) {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	reg(func(ctx context.Context, in activities.SeedInput) (int64, error) { return in.To - in.From + 1, nil }, "SeedLedger")
+	reg(func(ctx context.Context, in activities.SendBatchInput) (activities.SendBatchResult, error) {
+		time.Sleep(50 * time.Millisecond) // time to pause and resume while batches run
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		res := activities.SendBatchResult{Next: in.Cursor}
+		n := 0
+		for id := max(in.Cursor, in.From); id <= in.To && n < in.Limit; id++ {
+			if s.sent[id] {
+				continue
+			}
+			n++
+			res.Claimed++
+			// Every 50th person is refused for now on the first try.
+			if id%50 == 0 && !s.deferred[id] {
+				s.deferred[id] = true
+				res.Deferred++
+			} else {
+				s.sent[id] = true
+				res.Sent++
+			}
+			res.Next = id + 1
+		}
+		if n < in.Limit {
+			res.Next = in.To + 1
+		}
+		if res.Next > in.To {
+			for id := in.From; id <= in.To; id++ {
+				if !s.sent[id] {
+					res.Open++
+				}
+			}
+			if res.Open > 0 {
+				wake := time.Now().Add(time.Second)
+				res.WakeAt = &wake
+			}
+		}
+		return res, nil
+	}, "SendBatch")
 }
 
 // TestRecordHistories runs an incident with GDPR and NIS2 through assessment,
@@ -117,11 +193,18 @@ func TestRecordHistories(t *testing.T) {
 	defer c.Close()
 	w := worker.New(c, workflows.TaskQueue, worker.Options{Identity: "breach-record"})
 	workflows.Register(w)
-	(&standIns{versions: map[breach.DraftKey]int{}}).register(w)
+	si := &standIns{versions: map[breach.DraftKey]int{}, letters: map[breach.Language]int{}, sent: map[int64]bool{}, deferred: map[int64]bool{}}
+	si.register(w)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()
+	dw := worker.New(c, workflows.DeliveryTaskQueue(workflows.TaskQueue), worker.Options{Identity: "breach-record", DisableWorkflowWorker: true})
+	si.registerDelivery(dw)
+	if err := dw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer dw.Stop()
 
 	// The 72 h deadlines fall a few seconds ahead so that reminders (5 s
 	// before) and escalations fire while we watch; the NIS2 early warning
@@ -201,6 +284,46 @@ func TestRecordHistories(t *testing.T) {
 	must(gdprWF, workflows.UpdateDecideDraft, workflows.DecideDraftUpdate{Actor: approverB, Stage: breach.StageComplementary, Seq: 1, Version: 1, Approve: true})
 	must(gdprWF, workflows.UpdateRecordFiling, workflows.RecordFilingUpdate{Actor: dpo, Stage: breach.StageComplementary, Seq: 1, FiledAt: time.Now().UTC(), Channel: "cnil_online", Reference: "SYNTH-CNIL-2"})
 
+	// The people track: letters in both languages under four-eyes, then a
+	// send over two partitions that continue as new every 3 batches, paused
+	// and resumed, with refusals for now taken by a second pass.
+	peopleWF := breach.PeopleWorkflowID(incidentID)
+	letter := func(lang breach.Language, advice string) breach.LetterFields {
+		return breach.LetterFields{Language: lang, Subject: "Synthetic subject", WhatHappened: "Synthetic nature.",
+			Consequences: "Synthetic consequences.", MeasuresTaken: "Synthetic measures.", PasswordReset: true, Advice: advice}
+	}
+	refused(peopleWF, workflows.UpdateStartSend, workflows.StartSendUpdate{Actor: dpo})
+	must(peopleWF, workflows.UpdateSaveLetter, workflows.SaveLetterUpdate{Actor: dpo, Language: breach.French, Fields: letter(breach.French, "")})
+	refused(peopleWF, workflows.UpdateDecideLetter, workflows.DecideLetterUpdate{Actor: breach.Actor{UserID: dpo.UserID, Role: breach.RoleApprover}, Language: breach.French, Version: 1, Approve: true})
+	must(peopleWF, workflows.UpdateDecideLetter, workflows.DecideLetterUpdate{Actor: approverA, Language: breach.French, Version: 1, Approve: true})
+	must(peopleWF, workflows.UpdateSaveLetter, workflows.SaveLetterUpdate{Actor: dpo, Language: breach.English, Fields: letter(breach.English, "")})
+	must(peopleWF, workflows.UpdateDecideLetter, workflows.DecideLetterUpdate{Actor: approverB, Language: breach.English, Version: 1, Comment: "synthetic: plainer words"})
+	must(peopleWF, workflows.UpdateSaveLetter, workflows.SaveLetterUpdate{Actor: dpo, Language: breach.English, BaseVersion: 1, Fields: letter(breach.English, "Synthetic advice.")})
+	must(peopleWF, workflows.UpdateDecideLetter, workflows.DecideLetterUpdate{Actor: approverB, Language: breach.English, Version: 2, Approve: true})
+	must(peopleWF, workflows.UpdateStartSend, workflows.StartSendUpdate{Actor: dpo, Options: workflows.SendOptions{
+		Partitions: 2, BatchSize: 120, BatchesPerRun: 3, Lease: 4 * time.Second, HeartbeatTimeout: 2 * time.Second}})
+	time.Sleep(150 * time.Millisecond)
+	must(peopleWF, workflows.UpdatePauseSend, workflows.SendControlUpdate{Actor: dpo, Reason: "synthetic: relay maintenance"})
+	time.Sleep(300 * time.Millisecond)
+	must(peopleWF, workflows.UpdateResumeSend, workflows.SendControlUpdate{Actor: dpo})
+	for {
+		var pv workflows.PeopleView
+		v, err := c.QueryWorkflow(ctx, peopleWF, "", workflows.QueryState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Get(&pv); err != nil {
+			t.Fatal(err)
+		}
+		if pv.Send != nil && pv.Send.State == breach.SendCompleted {
+			if pv.Send.Runs < 4 || pv.Send.Totals.Deferred == 0 {
+				t.Fatalf("send %+v: no continue-as-new or no second pass", pv.Send)
+			}
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
 	var view workflows.IncidentView
 	if v, err := c.QueryWorkflow(ctx, incWF, "", workflows.QueryState); err != nil {
 		t.Fatal(err)
@@ -216,9 +339,9 @@ func TestRecordHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for file, wf := range map[string]string{IncidentHistory: incWF, GDPRHistory: gdprWF, NIS2History: nis2WF} {
+	readHistory := func(wf, runID string) *historypb.History {
 		hist := &historypb.History{}
-		it := c.GetWorkflowHistory(ctx, wf, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		it := c.GetWorkflowHistory(ctx, wf, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
 			ev, err := it.Next()
 			if err != nil {
@@ -226,6 +349,23 @@ func TestRecordHistories(t *testing.T) {
 			}
 			hist.Events = append(hist.Events, ev)
 		}
+		return hist
+	}
+	// The partition's first run is the one the People workflow started.
+	partWF := breach.PartitionWorkflowID(incidentID, 1, 0)
+	firstRun := ""
+	for _, ev := range readHistory(peopleWF, "").Events {
+		if a := ev.GetChildWorkflowExecutionStartedEventAttributes(); a != nil && a.GetWorkflowExecution().GetWorkflowId() == partWF {
+			firstRun = a.GetWorkflowExecution().GetRunId()
+		}
+	}
+	if firstRun == "" {
+		t.Fatal("no start of partition 0 in the people history")
+	}
+	type rec struct{ wf, run string }
+	for file, r := range map[string]rec{IncidentHistory: {incWF, ""}, GDPRHistory: {gdprWF, ""}, NIS2History: {nis2WF, ""},
+		PeopleHistory: {peopleWF, ""}, PartitionFirstHistory: {partWF, firstRun}, PartitionLastHistory: {partWF, ""}} {
+		hist := readHistory(r.wf, r.run)
 		b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,805 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/breach-engine/breach/internal/breach"
+	"github.com/breach-engine/breach/internal/vault"
+)
+
+// The affected people of an incident (migrations 002 and 003). Their contact
+// data is sealed by the vault before it reaches Postgres; what the database
+// sees in clear is the language, the counts and the IDs. Nothing here logs,
+// audits or quotes a person's data in an error.
+
+// PersonRow is one person to import, normalised (internal/people). A row
+// with a Reject reason was refused by the parser: it is counted and listed,
+// never loaded.
+type PersonRow struct {
+	Line      int64
+	Email     string
+	Name      string
+	Phone     string
+	Language  breach.Language
+	AccountID string
+	Reject    string
+}
+
+// Reject is a refused row: its line and why, never its content.
+type Reject struct {
+	Line   int64  `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// DefaultMaxRejects is how many rejects an import lists (all are counted).
+const DefaultMaxRejects = 1000
+
+// ImportOptions tune ImportPeople.
+type ImportOptions struct {
+	// SkipInvalid loads the valid rows when some are rejected; by default an
+	// import with a rejected row loads nothing.
+	SkipInvalid bool
+	// MaxRejects caps the rejects listed in the result (0: DefaultMaxRejects).
+	MaxRejects int
+}
+
+// ImportResult counts an import: every row of the file is loaded, merged
+// into another one (same email) or rejected.
+type ImportResult struct {
+	Loaded           int64    `json:"loaded"`
+	Merged           int64    `json:"merged"`
+	Rejected         int64    `json:"rejected"`
+	Rejects          []Reject `json:"rejects"`
+	RejectsTruncated bool     `json:"rejects_truncated,omitempty"`
+	// FirstID and LastID are the IDs given to the loaded people (0 when none).
+	FirstID int64 `json:"first_id,omitempty"`
+	LastID  int64 `json:"last_id,omitempty"`
+}
+
+// The import's pipeline, for one transaction:
+//
+//	rows (parser, line order)
+//	  -> dispatcher: blind index, de-duplication (line order: the first row
+//	     of an email is the one kept)
+//	  -> sealing workers, one per core
+//	  -> windows of copyWindow rows sorted by blind index, given dense IDs
+//	  -> COPY straight into people (PostgreSQL's binary format)
+//
+// Every row is written once, into its final place: a staging table and an
+// INSERT .. SELECT would write it twice, and at millions of rows the table's
+// own costs (its foreign key and two indexes) dominate anyway. De-duplication
+// happens before COPY, on a set of 64-bit prefixes of the blind indexes of
+// the people already in the incident and of the rows seen so far: 8 to 16
+// bytes per person, never the rows themselves (64 MB for 4.8 million). A row
+// whose prefix is already in the set, a duplicate or (less than one chance in
+// a million at that size) a prefix collision, is not loaded directly: it goes, sealed, to a
+// temporary staging table, and at the end one UPDATE counts the duplicates on
+// the rows they duplicate and one INSERT .. SELECT loads the staged rows that
+// duplicate nobody (the first of each email, by line) with the next IDs.
+
+// importBatch is how many rows travel together from the parser to the
+// sealing workers and on to COPY.
+const importBatch = 512
+
+// copyWindow is how many rows COPY receives sorted by blind index and
+// numbered in that order (the windower in importer.run): the unique index on
+// (incident_id, email_index) then takes each window in key order, one pass
+// over its pages instead of a random page per row, which keeps a load of
+// millions of people from slowing down as that index outgrows the database's
+// cache. IDs stay dense and follow the file window by window; the heap, the
+// primary key and the fan-out's ID ranges stay in step. About 12 MB.
+const copyWindow = 32768
+
+// stageFlush is how many staged rows are held before they are copied to the
+// staging table (COPY into people pauses meanwhile).
+const stageFlush = 10000
+
+// peopleLockSQL serialises the imports of one incident with each other and
+// with LockPeople, without locking the incident's row (the workflow's
+// activities keep updating it during a long import).
+const peopleLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('breach/people/' || $1::text, 0))`
+
+// ImportPeople loads people into an incident in one transaction (see the
+// pipeline above): sealed by v in parallel, de-duplicated by email (the first
+// row of an email, by line, is kept; the others are counted as merged into
+// it, also into people loaded by an earlier import), given dense IDs after
+// the incident's highest (in file order window by window, not row by row),
+// and recorded by one audit row, "people.imported",
+// with the counts. With a rejected row and no SkipInvalid nothing is loaded:
+// the error is ErrInvalid and the result lists the rejects. An incident whose
+// send has started (LockPeople) or that is closed refuses imports (conflict).
+//
+// rows is consumed on another goroutine; it may yield an error to stop the
+// import (a file that cannot be read on), which is returned.
+func (s *Store) ImportPeople(ctx context.Context, actor breach.Actor, incidentID string, rows iter.Seq2[PersonRow, error], v *vault.Vault, opts ImportOptions) (ImportResult, error) {
+	res := ImportResult{Rejects: []Reject{}}
+	if v == nil {
+		return res, errors.New("store: import people: no data key (vault)")
+	}
+	if !validID(incidentID) {
+		return res, fmt.Errorf("store: import people: %w", notFound("incident"))
+	}
+	if opts.MaxRejects <= 0 {
+		opts.MaxRejects = DefaultMaxRejects
+	}
+	incident := uuid.MustParse(incidentID)
+
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return res, fmt.Errorf("store: import people: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := checkPeopleOpen(ctx, tx, incidentID); err != nil {
+		return res, fmt.Errorf("store: import people: %w", err)
+	}
+	var maxID int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM people WHERE incident_id = $1`, incidentID).Scan(&maxID); err != nil {
+		return res, fmt.Errorf("store: import people: highest id: %w", err)
+	}
+	seen := newPrefixSet()
+	if maxID > 0 {
+		if err := seen.load(ctx, tx, incidentID); err != nil {
+			return res, fmt.Errorf("store: import people: read the people already loaded: %w", err)
+		}
+	}
+
+	imp := &importer{tx: tx, incident: incident, keyID: v.KeyID()}
+	direct, err := imp.run(ctx, rows, v, seen, maxID, opts, &res)
+	if err != nil {
+		return res, err
+	}
+	if res.Rejected > 0 && !opts.SkipInvalid {
+		first := res.Rejects[0]
+		return res, breach.Invalid("file", "%d row(s) rejected, nothing imported (first: line %d: %s); fix the file or import with skip-invalid",
+			res.Rejected, first.Line, first.Reason)
+	}
+	var fromStaging int64
+	if imp.staged > 0 {
+		if fromStaging, err = imp.mergeStaged(ctx, incidentID, maxID+direct); err != nil {
+			return res, err
+		}
+	}
+	res.Loaded = direct + fromStaging
+	res.Merged = imp.staged - fromStaging
+	if res.Loaded > 0 {
+		res.FirstID, res.LastID = maxID+1, maxID+res.Loaded
+	}
+	if _, err := appendAudit(ctx, tx, AuditEntry{
+		Actor: actor, Action: "people.imported", IncidentID: incidentID,
+		After: map[string]int64{"loaded": res.Loaded, "merged": res.Merged, "rejected": res.Rejected},
+	}); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("store: import people: commit: %w", err)
+	}
+	return res, nil
+}
+
+// checkPeopleOpen takes the incident's people lock and checks that its list
+// may still change.
+func checkPeopleOpen(ctx context.Context, tx pgx.Tx, incidentID string) error {
+	if _, err := tx.Exec(ctx, peopleLockSQL, incidentID); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	var lockedAt *time.Time
+	var state string
+	err := tx.QueryRow(ctx, `SELECT people_locked_at, state FROM incidents WHERE id = $1`, incidentID).Scan(&lockedAt, &state)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return notFound("incident")
+	case err != nil:
+		return err
+	case lockedAt != nil:
+		return breach.Errorf(breach.ErrConflict, "the send to the affected people has started (%s): their list can no longer change",
+			lockedAt.UTC().Format(time.RFC3339))
+	case state == "closed":
+		return closedConflict()
+	}
+	return nil
+}
+
+// prefixSet holds 64-bit prefixes of blind indexes: an open-addressing
+// hash set (linear probing, at most 3/4 full), 8 to 16 bytes per person
+// where a Go map takes about 30. The prefixes are uniformly random (HMAC
+// output), so they are their own hash.
+type prefixSet struct {
+	slots   []uint64 // 0: empty
+	n       int
+	hasZero bool
+}
+
+func newPrefixSet() *prefixSet { return &prefixSet{slots: make([]uint64, 1<<16)} }
+
+func prefix(index []byte) uint64 { return binary.BigEndian.Uint64(index) }
+
+// has reports whether p is in the set.
+func (s *prefixSet) has(p uint64) bool {
+	if p == 0 {
+		return s.hasZero
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := p & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case p:
+			return true
+		case 0:
+			return false
+		}
+	}
+}
+
+// add puts p in the set.
+func (s *prefixSet) add(p uint64) {
+	if p == 0 {
+		s.hasZero = true
+		return
+	}
+	if (s.n+1)*4 > len(s.slots)*3 {
+		old := s.slots
+		s.slots, s.n = make([]uint64, 2*len(old)), 0
+		for _, q := range old {
+			if q != 0 {
+				s.insert(q)
+			}
+		}
+	}
+	s.insert(p)
+}
+
+func (s *prefixSet) insert(p uint64) {
+	mask := uint64(len(s.slots) - 1)
+	for i := p & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case p:
+			return
+		case 0:
+			s.slots[i] = p
+			s.n++
+			return
+		}
+	}
+}
+
+func (s *prefixSet) load(ctx context.Context, tx pgx.Tx, incidentID string) error {
+	rows, err := tx.Query(ctx, `SELECT email_index FROM people WHERE incident_id = $1`, incidentID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		raw := rows.RawValues()
+		if len(raw) == 1 && len(raw[0]) >= 8 {
+			s.add(prefix(raw[0]))
+		}
+	}
+	return rows.Err()
+}
+
+// importRow is a row on its way to COPY.
+type importRow struct {
+	line   int64
+	direct bool  // false: a possible duplicate, for the staging table
+	id     int64 // given by the windower
+	index  []byte
+	others [][]byte // the index under each older key of the ring
+	lang   string
+	plain  [4]string // email, full_name, phone, account_id, until sealed
+	sealed [4][]byte
+}
+
+var sealedColumns = [4]vault.Column{vault.Email, vault.FullName, vault.Phone, vault.AccountID}
+
+type importer struct {
+	tx       pgx.Tx
+	incident uuid.UUID
+	keyID    string
+	staging  bool  // the staging table exists
+	staged   int64 // rows copied to it
+}
+
+// run streams the rows into people and returns how many were copied there;
+// possible duplicates are copied to the staging table (imp.staged).
+func (imp *importer) run(ctx context.Context, rows iter.Seq2[PersonRow, error], v *vault.Vault, seen *prefixSet, maxID int64, opts ImportOptions, res *ImportResult) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := max(1, runtime.GOMAXPROCS(0))
+	work := make(chan []importRow, workers*2)
+	sealed := make(chan []importRow, workers*2)
+
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the dispatcher: index, de-duplicate, number, in line order
+		defer wg.Done()
+		defer close(work)
+		s := v.Sealer(imp.incident)
+		batch := make([]importRow, 0, importBatch)
+		for row, err := range rows {
+			if err != nil {
+				readErr = err
+				return
+			}
+			if row.Reject != "" {
+				res.Rejected++
+				if len(res.Rejects) < opts.MaxRejects {
+					res.Rejects = append(res.Rejects, Reject{Line: row.Line, Reason: row.Reject})
+				} else {
+					res.RejectsTruncated = true
+				}
+				continue
+			}
+			if res.Rejected > 0 && !opts.SkipInvalid {
+				continue // nothing will load: only look for the other rejects
+			}
+			lang := string(row.Language)
+			if lang == "" {
+				lang = string(breach.French)
+			}
+			r := importRow{line: row.Line, index: s.Index(row.Email), others: s.OtherIndexes(row.Email), lang: lang,
+				plain: [4]string{row.Email, row.Name, row.Phone, row.AccountID}}
+			p := prefix(r.index)
+			dup := seen.has(p)
+			for _, o := range r.others {
+				dup = dup || seen.has(prefix(o))
+			}
+			if !dup {
+				seen.add(p)
+				r.direct = true
+			}
+			batch = append(batch, r)
+			if len(batch) == importBatch {
+				select {
+				case work <- batch:
+				case <-ctx.Done():
+					return
+				}
+				batch = make([]importRow, 0, importBatch)
+			}
+		}
+		if len(batch) > 0 {
+			select {
+			case work <- batch:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	var sealers sync.WaitGroup
+	for range workers {
+		sealers.Add(1)
+		go func() {
+			defer sealers.Done()
+			s := v.Sealer(imp.incident)
+			for batch := range work {
+				for i := range batch {
+					r := &batch[i]
+					for c, plain := range r.plain {
+						if plain != "" {
+							r.sealed[c] = s.Seal(r.index, sealedColumns[c], plain)
+						}
+						r.plain[c] = ""
+					}
+				}
+				select {
+				case sealed <- batch:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { sealers.Wait(); close(sealed) }()
+
+	// The windower sorts and numbers the next window while COPY sends the
+	// one before.
+	windows := make(chan copyChunk, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(windows)
+		nextID := maxID
+		var w copyChunk
+		size := 4096 // small first windows: COPY starts early
+		send := func() bool {
+			size = min(2*size, copyWindow)
+			slices.SortFunc(w.rows, func(a, b *importRow) int { return cmp.Compare(prefix(a.index), prefix(b.index)) })
+			for _, r := range w.rows {
+				nextID++
+				r.id = nextID
+			}
+			select {
+			case windows <- w:
+				w = copyChunk{}
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for batch := range sealed {
+			for i := range batch {
+				r := &batch[i]
+				if r.direct {
+					w.rows = append(w.rows, r)
+				} else {
+					w.held = append(w.held, r)
+				}
+				if (len(w.rows) >= size || len(w.held) >= stageFlush) && !send() {
+					return
+				}
+			}
+		}
+		if len(w.rows) > 0 || len(w.held) > 0 {
+			send()
+		}
+	}()
+
+	src := &peopleStream{ctx: ctx, ch: windows, incident: imp.incident, keyID: imp.keyID}
+	copySQL := `COPY people (` + strings.Join(peopleCopyColumns, ", ") + `) FROM STDIN (FORMAT binary)`
+	conn := imp.tx.Conn().PgConn()
+	var direct int64
+	var copyErr error
+	for copyErr == nil {
+		src.restart()
+		var tag pgconn.CommandTag
+		tag, copyErr = conn.CopyFrom(ctx, src, copySQL)
+		direct += tag.RowsAffected()
+		if copyErr == nil && len(src.held) > 0 {
+			copyErr = imp.stage(ctx, src.held)
+			src.held = src.held[:0]
+		}
+		if src.done {
+			break
+		}
+	}
+	cancel()
+	wg.Wait()
+	for range sealed { // let the workers finish
+	}
+	switch {
+	case readErr != nil:
+		return 0, readErr
+	case src.err != nil:
+		return 0, fmt.Errorf("store: import people: copy: %w", src.err)
+	case copyErr != nil:
+		return 0, fmt.Errorf("store: import people: copy: %w", mapErr(copyErr))
+	}
+	return direct, nil
+}
+
+var peopleCopyColumns = []string{"incident_id", "id", "email_index", "key_id", "email", "full_name", "phone", "account_id", "language"}
+
+// copyChunk is a window of rows for people, sorted by blind index and
+// numbered, and the possible duplicates met on the way.
+type copyChunk struct {
+	rows []*importRow
+	held []*importRow
+}
+
+// peopleStream is the COPY data into people, in PostgreSQL's binary format,
+// written straight from the sealed rows (no per-value type planning: this is
+// the hot loop of an import). It collects the possible duplicates, and ends
+// the COPY (pauses) when stageFlush of them are waiting.
+type peopleStream struct {
+	ctx      context.Context
+	ch       <-chan copyChunk
+	rows     []*importRow // the window being written
+	sent     int
+	incident uuid.UUID
+	keyID    string
+	buf      []byte
+	off      int
+	started  bool // the header is written
+	ended    bool // the trailer is written: this COPY is over
+	held     []*importRow
+	done     bool // no rows left
+	err      error
+}
+
+// restart prepares the stream for the next COPY after a pause.
+func (c *peopleStream) restart() {
+	c.buf, c.off, c.started, c.ended = c.buf[:0], 0, false, false
+}
+
+// next returns the next row for people, or nil when this COPY must end.
+func (c *peopleStream) next() *importRow {
+	for c.sent >= len(c.rows) {
+		if len(c.held) >= stageFlush {
+			return nil // pause: stage them first
+		}
+		select {
+		case w, ok := <-c.ch:
+			if !ok {
+				c.done = true
+				return nil
+			}
+			c.rows, c.sent = w.rows, 0
+			c.held = append(c.held, w.held...)
+		case <-c.ctx.Done():
+			c.err, c.done = c.ctx.Err(), true
+			return nil
+		}
+	}
+	r := c.rows[c.sent]
+	c.sent++
+	return r
+}
+
+func (c *peopleStream) Read(p []byte) (int, error) {
+	for c.off >= len(c.buf) {
+		if c.ended {
+			if c.err != nil {
+				return 0, c.err
+			}
+			return 0, io.EOF
+		}
+		c.buf, c.off = c.buf[:0], 0
+		if !c.started {
+			c.buf = append(c.buf, "PGCOPY\n\377\r\n\000"...)
+			c.buf = binary.BigEndian.AppendUint32(c.buf, 0) // flags
+			c.buf = binary.BigEndian.AppendUint32(c.buf, 0) // header extension
+			c.started = true
+		}
+		for len(c.buf) < 64<<10 {
+			r := c.next()
+			if r == nil {
+				c.buf = binary.BigEndian.AppendUint16(c.buf, 0xFFFF) // trailer
+				c.ended = true
+				break
+			}
+			c.buf = c.appendRow(c.buf, r)
+		}
+	}
+	n := copy(p, c.buf[c.off:])
+	c.off += n
+	return n, nil
+}
+
+func (c *peopleStream) appendRow(b []byte, r *importRow) []byte {
+	field := func(b, v []byte) []byte {
+		if v == nil {
+			return binary.BigEndian.AppendUint32(b, 0xFFFFFFFF) // NULL
+		}
+		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+		return append(b, v...)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(peopleCopyColumns)))
+	b = field(b, c.incident[:])
+	b = binary.BigEndian.AppendUint32(b, 8)
+	b = binary.BigEndian.AppendUint64(b, uint64(r.id))
+	b = field(b, r.index)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(c.keyID)))
+	b = append(b, c.keyID...)
+	for _, v := range r.sealed {
+		b = field(b, v)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(r.lang)))
+	return append(b, r.lang...)
+}
+
+// stage copies possible duplicates to the staging table.
+func (imp *importer) stage(ctx context.Context, held []*importRow) error {
+	if !imp.staging {
+		if _, err := imp.tx.Exec(ctx, `
+			CREATE TEMP TABLE people_import (
+				line        bigint NOT NULL,
+				email_index bytea  NOT NULL,
+				any_index   bytea[] NOT NULL, -- email_index, then the index under each older key
+				email       bytea  NOT NULL,
+				full_name   bytea,
+				phone       bytea,
+				account_id  bytea,
+				language    text   NOT NULL
+			) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("staging table: %w", err)
+		}
+		imp.staging = true
+	}
+	i := -1
+	n, err := imp.tx.CopyFrom(ctx, pgx.Identifier{"people_import"},
+		[]string{"line", "email_index", "any_index", "email", "full_name", "phone", "account_id", "language"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			i++
+			if i >= len(held) {
+				return nil, nil
+			}
+			r := held[i]
+			row := []any{r.line, r.index, append([][]byte{r.index}, r.others...), r.sealed[0], nil, nil, nil, r.lang}
+			for k := 1; k < 4; k++ {
+				if r.sealed[k] != nil {
+					row[4+k-1] = r.sealed[k]
+				}
+			}
+			return row, nil
+		}))
+	imp.staged += n
+	return err
+}
+
+// mergeStaged counts the staged rows that duplicate a person (loaded now or
+// before, under any key) on that person, and loads the others, the first of
+// each email, with IDs after afterID. It returns how many it loaded.
+func (imp *importer) mergeStaged(ctx context.Context, incidentID string, afterID int64) (int64, error) {
+	// Equality joins on the unique index (incident_id, email_index): one
+	// probe per staged index, whatever the planner knows of a table filled
+	// a moment ago.
+	if _, err := imp.tx.Exec(ctx, `
+		WITH hits AS (
+			SELECT p.id, count(*) AS n
+			FROM people_import s
+			CROSS JOIN LATERAL unnest(s.any_index) AS k(idx)
+			JOIN people p ON p.incident_id = $1 AND p.email_index = k.idx
+			GROUP BY p.id)
+		UPDATE people p SET merged = p.merged + hits.n
+		FROM hits WHERE p.incident_id = $1 AND p.id = hits.id`, incidentID); err != nil {
+		return 0, fmt.Errorf("store: import people: merge duplicates: %w", err)
+	}
+	tag, err := imp.tx.Exec(ctx, `
+		INSERT INTO people (incident_id, id, email_index, key_id, email, full_name, phone, account_id, language, merged)
+		SELECT $1, $2 + row_number() OVER (ORDER BY d.line), d.email_index, $3,
+		       d.email, d.full_name, d.phone, d.account_id, d.language, d.dups
+		FROM (
+			SELECT DISTINCT ON (email_index) s.*, count(*) OVER (PARTITION BY email_index) - 1 AS dups
+			FROM people_import s
+			ORDER BY email_index, line
+		) d
+		WHERE NOT EXISTS (SELECT 1 FROM unnest(d.any_index) AS k(idx)
+			JOIN people p ON p.incident_id = $1 AND p.email_index = k.idx)
+		ORDER BY d.line`, incidentID, afterID, imp.keyID)
+	if err != nil {
+		return 0, fmt.Errorf("store: import people: load staged rows: %w", mapErr(err))
+	}
+	return tag.RowsAffected(), nil
+}
+
+// LockPeople fixes the list of an incident's people: the delivery engine
+// calls it, in its own transaction, when the send starts. It waits for an
+// import in progress to end, and is idempotent (the first time is kept).
+func (s *Store) LockPeople(ctx context.Context, tx *Tx, incidentID string) error {
+	if !validID(incidentID) {
+		return fmt.Errorf("store: lock people: %w", notFound("incident"))
+	}
+	if _, err := tx.tx.Exec(ctx, peopleLockSQL, incidentID); err != nil {
+		return fmt.Errorf("store: lock people: %w", err)
+	}
+	tag, err := tx.tx.Exec(ctx, `UPDATE incidents SET people_locked_at = coalesce(people_locked_at, now()) WHERE id = $1`, incidentID)
+	if err != nil {
+		return fmt.Errorf("store: lock people: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: lock people: %w", notFound("incident"))
+	}
+	return nil
+}
+
+// PeopleLockedAt reports when the incident's list of people was locked (nil:
+// not locked). The import checks it before reading a file.
+func (s *Store) PeopleLockedAt(ctx context.Context, incidentID string) (*time.Time, error) {
+	if !validID(incidentID) {
+		return nil, fmt.Errorf("store: people locked: %w", notFound("incident"))
+	}
+	var at *time.Time
+	err := s.Pool.QueryRow(ctx, `SELECT people_locked_at FROM incidents WHERE id = $1`, incidentID).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("store: people locked: %w", notFound("incident"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: people locked: %w", err)
+	}
+	return utcPtr(at), nil
+}
+
+// PeopleCount is the number of people of an incident. IDs are dense from 1
+// (imports append, nothing deletes: a purge empties the sealed columns), so
+// it is the highest ID, read from the primary key without counting rows.
+func (s *Store) PeopleCount(ctx context.Context, incidentID string) (int64, error) {
+	_, hi, err := s.PeopleIDRange(ctx, incidentID)
+	return hi, err
+}
+
+// PeopleIDRange is the lowest and highest person ID of an incident (0, 0
+// when it has none): the fan-out splits this range.
+func (s *Store) PeopleIDRange(ctx context.Context, incidentID string) (lo, hi int64, err error) {
+	if !validID(incidentID) {
+		return 0, 0, fmt.Errorf("store: people range: %w", notFound("incident"))
+	}
+	err = s.Pool.QueryRow(ctx, `SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM people WHERE incident_id = $1`, incidentID).Scan(&lo, &hi)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: people range: %w", err)
+	}
+	return lo, hi, nil
+}
+
+// Recipients opens the people with IDs from fromID to toID (inclusive), in ID
+// order, for one batch of the mail fan-out. People whose contact data was
+// purged are left out. The values live in memory only: never log them.
+func (s *Store) Recipients(ctx context.Context, v *vault.Vault, incidentID string, fromID, toID int64) ([]breach.Recipient, error) {
+	if !validID(incidentID) {
+		return nil, fmt.Errorf("store: recipients: %w", notFound("incident"))
+	}
+	rows, err := s.Pool.Query(ctx, `
+		SELECT id, email_index, key_id, email, full_name, language FROM people
+		WHERE incident_id = $1 AND id BETWEEN $2 AND $3 AND email IS NOT NULL
+		ORDER BY id`, incidentID, fromID, toID)
+	if err != nil {
+		return nil, fmt.Errorf("store: recipients: %w", err)
+	}
+	defer rows.Close()
+	incident := uuid.MustParse(incidentID)
+	o := v.Opener()
+	var out []breach.Recipient
+	for rows.Next() {
+		r, err := scanRecipient(rows, o, incident)
+		if err != nil {
+			return nil, fmt.Errorf("store: recipients: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: recipients: %w", err)
+	}
+	return out, nil
+}
+
+func scanRecipient(row pgx.Row, o *vault.Opener, incident uuid.UUID) (breach.Recipient, error) {
+	var r breach.Recipient
+	var index, email, name []byte
+	var keyID, lang string
+	if err := row.Scan(&r.PersonID, &index, &keyID, &email, &name, &lang); err != nil {
+		return r, err
+	}
+	plain, err := o.Open(keyID, incident, index, vault.Email, email)
+	if err != nil {
+		return r, fmt.Errorf("person %d: %w", r.PersonID, err)
+	}
+	r.Email, r.Language = string(plain), breach.Language(lang)
+	if name != nil {
+		if plain, err = o.Open(keyID, incident, index, vault.FullName, name); err != nil {
+			return r, fmt.Errorf("person %d: %w", r.PersonID, err)
+		}
+		r.Name = string(plain)
+	}
+	return r, nil
+}
+
+// RecipientByEmail finds a person of the incident through the blind index,
+// under every key of the ring. email must be normalised as the import does
+// (people.NormalizeEmail). Not found is ErrNotFound, without the address.
+func (s *Store) RecipientByEmail(ctx context.Context, v *vault.Vault, incidentID, email string) (breach.Recipient, error) {
+	if !validID(incidentID) {
+		return breach.Recipient{}, fmt.Errorf("store: recipient by email: %w", notFound("incident"))
+	}
+	idxs := v.Indexes(email)
+	keyIDs, indexes := make([]string, len(idxs)), make([][]byte, len(idxs))
+	for i, k := range idxs {
+		keyIDs[i], indexes[i] = k.KeyID, k.Index
+	}
+	row := s.Pool.QueryRow(ctx, `
+		SELECT p.id, p.email_index, p.key_id, p.email, p.full_name, p.language
+		FROM people p JOIN unnest($2::text[], $3::bytea[]) AS k(key_id, email_index)
+		  ON p.key_id = k.key_id AND p.email_index = k.email_index
+		WHERE p.incident_id = $1 AND p.email IS NOT NULL
+		ORDER BY p.id LIMIT 1`, incidentID, keyIDs, indexes)
+	r, err := scanRecipient(row, v.Opener(), uuid.MustParse(incidentID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, fmt.Errorf("store: recipient by email: %w", notFound("person"))
+	}
+	if err != nil {
+		return r, fmt.Errorf("store: recipient by email: %w", err)
+	}
+	return r, nil
+}

@@ -1,0 +1,281 @@
+// Package vault seals the contact data of affected people at rest and keeps
+// the keyed hash (blind index) that finds them again without opening them
+// (DESIGN.md, "Personal data protection inside the engine").
+//
+// Keys. The vault reads the same key spec as the payload codec, from
+// BREACH_DATA_KEY: one or more 32-byte keys with IDs, the first one current.
+// From each key it derives, with HKDF-SHA256 under fixed labels, two keys of
+// its own: an AES-256-GCM key that seals column values, and an HMAC-SHA256 key
+// for the blind index. The raw key is never used directly, so a sealed value
+// and an index never share key material.
+//
+// Sealing. Each value is sealed as nonce (12 random bytes) || ciphertext ||
+// tag, with the additional data incident ID (16 bytes) || email index (32
+// bytes) || column name: a sealed value copied to another person, another
+// incident or another column fails to open. The row's key_id column names the
+// key that sealed it.
+//
+// Blind index. The index is HMAC-SHA256 of the normalised email (local part
+// as written, domain in lower-case ASCII IDNA form) under the index key of the
+// key that sealed the row. It is what de-duplicates an import and what
+// RecipientByEmail looks up. Without the data key it cannot be computed, so a
+// copy of the table does not tell whether a given address is in it.
+//
+// Rotation. Putting a new key first in BREACH_DATA_KEY (keeping the old ones
+// after it) makes new rows sealed AND indexed under the new key; existing rows
+// keep their key_id, their ciphertext and their index, and stay readable as
+// long as their key is in the ring. Because the index key is derived from the
+// data key, the same email has a different index under each key: look-ups
+// compute the index under every key of the ring (Indexes) and an import
+// de-duplicates against older rows through their key's index (OtherIndexes),
+// so nobody is loaded twice across a rotation. Dropping a key from the ring
+// makes its rows unreadable and unfindable: purge them, or re-seal them under
+// the new key, before removing it.
+package vault
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+
+	"github.com/google/uuid"
+
+	"github.com/breach-engine/breach/internal/codec"
+)
+
+// Column names a sealed column of the people table; it is part of the
+// additional data, so a value sealed for one column does not open as another.
+type Column string
+
+// The sealed columns.
+const (
+	Email     Column = "email"
+	FullName  Column = "full_name"
+	Phone     Column = "phone"
+	AccountID Column = "account_id"
+)
+
+// Labels of the HKDF derivations: changing one changes every key derived
+// under it, so they are fixed for the life of the data.
+const (
+	sealLabel  = "breach/vault/seal/v1"
+	indexLabel = "breach/vault/email-index/v1"
+)
+
+const (
+	// IndexSize is the size of a blind index (HMAC-SHA256).
+	IndexSize = sha256.Size
+	nonceSize = 12
+	tagSize   = 16
+	// Overhead is what sealing adds to a value: nonce and tag.
+	Overhead = nonceSize + tagSize
+)
+
+type key struct {
+	aead  cipher.AEAD
+	index []byte // HMAC key
+}
+
+// Vault seals and opens contact data and computes blind indexes. It is safe
+// for concurrent use; a Sealer is its single-goroutine fast path.
+type Vault struct {
+	current string
+	ids     []string // current first
+	keys    map[string]*key
+}
+
+// New builds a vault over a key ring (codec.ParseKeys).
+func New(ring *codec.KeyRing) (*Vault, error) {
+	if ring == nil {
+		return nil, errors.New("vault: no key ring")
+	}
+	v := &Vault{current: ring.Current(), ids: ring.IDs(), keys: map[string]*key{}}
+	for _, id := range v.ids {
+		sk, err := ring.Derive(id, sealLabel, 32)
+		if err != nil {
+			return nil, fmt.Errorf("vault: key %q: %w", id, err)
+		}
+		ik, err := ring.Derive(id, indexLabel, 32)
+		if err != nil {
+			return nil, fmt.Errorf("vault: key %q: %w", id, err)
+		}
+		block, err := aes.NewCipher(sk)
+		if err != nil {
+			return nil, fmt.Errorf("vault: key %q: %w", id, err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("vault: key %q: %w", id, err)
+		}
+		v.keys[id] = &key{aead: aead, index: ik}
+	}
+	return v, nil
+}
+
+// FromSpec parses a key spec (the format of BREACH_DATA_KEY) into a vault.
+// Errors never quote the spec.
+func FromSpec(spec string) (*Vault, error) {
+	ring, err := codec.ParseKeys(spec)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	return New(ring)
+}
+
+// KeyID is the ID of the key new rows are sealed and indexed with.
+func (v *Vault) KeyID() string { return v.current }
+
+// KeyIDs lists the key IDs, the current one first.
+func (v *Vault) KeyIDs() []string { return append([]string(nil), v.ids...) }
+
+// Index is the blind index of a normalised email under the current key.
+func (v *Vault) Index(email string) []byte {
+	return indexWith(v.keys[v.current].index, email)
+}
+
+// KeyedIndex is a blind index and the key it was computed under.
+type KeyedIndex struct {
+	KeyID string
+	Index []byte
+}
+
+// Indexes is the blind index of a normalised email under every key of the
+// ring, the current one first: what a look-up must try after a rotation.
+func (v *Vault) Indexes(email string) []KeyedIndex {
+	out := make([]KeyedIndex, len(v.ids))
+	for i, id := range v.ids {
+		out[i] = KeyedIndex{KeyID: id, Index: indexWith(v.keys[id].index, email)}
+	}
+	return out
+}
+
+func indexWith(k []byte, email string) []byte {
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte(email))
+	return m.Sum(nil)
+}
+
+// additionalData is incident || index || column: the first two have fixed
+// sizes, so the encoding is unambiguous.
+func additionalData(dst []byte, incident uuid.UUID, index []byte, col Column) []byte {
+	dst = append(dst[:0], incident[:]...)
+	dst = append(dst, index...)
+	return append(dst, col...)
+}
+
+// Seal seals a value of column col for the person with this blind index in
+// this incident, under the current key.
+func (v *Vault) Seal(incident uuid.UUID, index []byte, col Column, plain []byte) []byte {
+	nonce := make([]byte, nonceSize, nonceSize+len(plain)+tagSize)
+	_, _ = rand.Read(nonce) // never fails (crypto/rand, Go 1.24+)
+	ad := additionalData(nil, incident, index, col)
+	return v.keys[v.current].aead.Seal(nonce, nonce, plain, ad)
+}
+
+// ErrUnknownKey is returned when a row names a key that is not in the ring.
+var ErrUnknownKey = errors.New("vault: unknown key id")
+
+// Open opens a value sealed by Seal under keyID. The error names the column
+// and the key, never the value.
+func (v *Vault) Open(keyID string, incident uuid.UUID, index []byte, col Column, sealed []byte) ([]byte, error) {
+	return v.open(additionalData(nil, incident, index, col), keyID, col, sealed)
+}
+
+func (v *Vault) open(ad []byte, keyID string, col Column, sealed []byte) ([]byte, error) {
+	k, ok := v.keys[keyID]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (column %s)", ErrUnknownKey, keyID, col)
+	}
+	if len(sealed) < Overhead {
+		return nil, fmt.Errorf("vault: open %s: sealed value too short", col)
+	}
+	plain, err := k.aead.Open(nil, sealed[:nonceSize], sealed[nonceSize:], ad)
+	if err != nil {
+		return nil, fmt.Errorf("vault: open %s with key %q: %w", col, keyID, err)
+	}
+	return plain, nil
+}
+
+// Sealer is the import's fast path: it seals for one incident under the
+// current key, reusing its HMAC state and buffers and drawing nonces from a
+// block of random bytes. One Sealer per goroutine.
+type Sealer struct {
+	v        *Vault
+	incident uuid.UUID
+	aead     cipher.AEAD
+	mac      hash.Hash
+	others   []hash.Hash // index MACs of the older keys
+	ad       []byte
+	rnd      []byte
+	pos      int
+}
+
+// Sealer returns a Sealer for one incident.
+func (v *Vault) Sealer(incident uuid.UUID) *Sealer {
+	s := &Sealer{v: v, incident: incident, aead: v.keys[v.current].aead,
+		mac: hmac.New(sha256.New, v.keys[v.current].index), rnd: make([]byte, 4096)}
+	s.pos = len(s.rnd)
+	for _, id := range v.ids[1:] {
+		s.others = append(s.others, hmac.New(sha256.New, v.keys[id].index))
+	}
+	return s
+}
+
+// KeyID is the key the Sealer seals with.
+func (s *Sealer) KeyID() string { return s.v.current }
+
+// Index is Vault.Index.
+func (s *Sealer) Index(email string) []byte {
+	s.mac.Reset()
+	s.mac.Write([]byte(email))
+	return s.mac.Sum(make([]byte, 0, IndexSize))
+}
+
+// OtherIndexes is the index of email under each older key of the ring (nil
+// when the ring holds one key): an import de-duplicates against rows loaded
+// before a rotation through them.
+func (s *Sealer) OtherIndexes(email string) [][]byte {
+	if len(s.others) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(s.others))
+	for i, m := range s.others {
+		m.Reset()
+		m.Write([]byte(email))
+		out[i] = m.Sum(make([]byte, 0, IndexSize))
+	}
+	return out
+}
+
+// Seal is Vault.Seal for the Sealer's incident.
+func (s *Sealer) Seal(index []byte, col Column, plain string) []byte {
+	if s.pos+nonceSize > len(s.rnd) {
+		_, _ = rand.Read(s.rnd)
+		s.pos = 0
+	}
+	out := make([]byte, nonceSize, nonceSize+len(plain)+tagSize)
+	copy(out, s.rnd[s.pos:s.pos+nonceSize])
+	s.pos += nonceSize
+	s.ad = additionalData(s.ad, s.incident, index, col)
+	return s.aead.Seal(out, out, []byte(plain), s.ad)
+}
+
+// Opener opens many values with reused buffers; one per goroutine.
+type Opener struct {
+	v  *Vault
+	ad []byte
+}
+
+// Opener returns an Opener.
+func (v *Vault) Opener() *Opener { return &Opener{v: v} }
+
+// Open is Vault.Open.
+func (o *Opener) Open(keyID string, incident uuid.UUID, index []byte, col Column, sealed []byte) ([]byte, error) {
+	o.ad = additionalData(o.ad, incident, index, col)
+	return o.v.open(o.ad, keyID, col, sealed)
+}
