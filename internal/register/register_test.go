@@ -55,7 +55,7 @@ func TestCSVHoldsTheDecisionAndItsReason(t *testing.T) {
 		"incident_id": "inc-1", "proposed_risk": "high", "decided_risk": "risk", "overridden": "true",
 		"notify_sa": "true", "notify_subjects": "false", "exemption": "art34_3_a", "enisa_score": "3.50",
 		"data_categories": "identification; health", "aware_at": "2026-11-25T09:00:00Z",
-		"filings": "gdpr/initial#1 CNIL-1 at 2026-11-28T16:00:00Z [late]",
+		"filings":         "gdpr/initial#1 CNIL-1 at 2026-11-28T16:00:00Z [late]",
 		"decision_reason": "Disk encrypted with the key safe: people need not be told (Art. 34(3)(a))",
 	}
 	for k, v := range want {
