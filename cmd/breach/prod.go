@@ -50,6 +50,7 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*engi
 		Mailer:          mailer,
 		Vault:           vlt, // contact data of affected people (BREACH_DATA_KEY)
 		InsecureCookies: !cfg.CookieSecure,
+		OIDC:            oidcOptions(cfg), // sign-in through a provider (BREACH_OIDC_*), off when unset
 	}
 	return e, func() { tc.Close(); st.Close() }, nil
 }

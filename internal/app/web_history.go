@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -56,29 +57,55 @@ func (s *Service) IncidentHistory(ctx context.Context, actor breach.Actor, incid
 	for _, r := range incidentRegimes(inc) {
 		ids = append(ids, breach.RegimeWorkflowID(inc.ID, r))
 	}
-	var out []WorkflowHistory
-	for _, id := range ids {
-		h := WorkflowHistory{WorkflowID: id}
-		it := s.Temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			var nf *serviceerror.NotFound
-			if errors.As(err, &nf) {
-				h.Missing = true
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-			if len(h.Events) == maxHistoryEvents {
-				h.Truncated = true
-				break
-			}
-			h.Events = append(h.Events, decodeEvent(ev, dc))
+	// The people child runs only once people are told; shown when it exists.
+	people := breach.PeopleWorkflowID(inc.ID)
+	ids = append(ids, people)
+	// The workflows are read at once: the page waits for the slowest, not the sum.
+	hs := make([]WorkflowHistory, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hs[i], errs[i] = s.workflowHistory(ctx, id, dc)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := make([]WorkflowHistory, 0, len(hs))
+	for _, h := range hs {
+		if h.Missing && h.WorkflowID == people {
+			continue
 		}
 		out = append(out, h)
 	}
 	return out, nil
+}
+
+// workflowHistory reads and decodes the history of one workflow's latest run.
+func (s *Service) workflowHistory(ctx context.Context, id string, dc converter.DataConverter) (WorkflowHistory, error) {
+	h := WorkflowHistory{WorkflowID: id}
+	it := s.Temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			h.Missing = true
+			break
+		}
+		if err != nil {
+			return h, err
+		}
+		if len(h.Events) == maxHistoryEvents {
+			h.Truncated = true
+			break
+		}
+		h.Events = append(h.Events, decodeEvent(ev, dc))
+	}
+	return h, nil
 }
 
 // decodeEvent takes the payloads out of an event, decoding each, and writes

@@ -69,10 +69,29 @@ type Config struct {
 	SMTPDKIMDomain   string
 	SMTPHELO         string
 
+	// OpenID Connect sign-in to the web pages: off unless OIDCIssuer is set.
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	OIDCRedirectURL  string
+	OIDCRoleClaim    string        // a string or array claim of the ID token
+	OIDCRoleMap      []RoleMapping // claim value -> role, in the order given
+	OIDCScopes       []string
+
 	// Set lists the variables that were given (directly or through _FILE),
 	// as opposed to left at their default.
 	Set map[string]bool
 }
+
+// RoleMapping maps one value of the OpenID Connect role claim to a role of
+// the engine ("dpo", "approver", "auditor" or "admin").
+type RoleMapping struct {
+	Value string
+	Role  string
+}
+
+// OIDC reports whether OpenID Connect sign-in is configured.
+func (c Config) OIDC() bool { return c.OIDCIssuer != "" }
 
 // Var describes one environment variable.
 type Var struct {
@@ -249,6 +268,53 @@ var Vars = []Var{
 		Desc: "Name this host gives in EHLO; default: the machine's host name.",
 		set:  func(c *Config, v string) error { c.SMTPHELO = v; return validDomain(v) }},
 
+	{Name: "BREACH_OIDC_ISSUER", Group: "OpenID Connect sign-in",
+		Desc: "Issuer URL of the OpenID Connect provider, exactly as its ID tokens spell it (its /.well-known/openid-configuration is read at the first " +
+			"sign-in); set: the sign-in page offers \"Sign in with <provider>\", with BREACH_OIDC_CLIENT_ID, " +
+			"BREACH_OIDC_REDIRECT_URL and BREACH_OIDC_ROLE_MAP. Unset: local accounts only.",
+		set: func(c *Config, v string) error { c.OIDCIssuer = v; return validHTTPURL(v) }},
+	{Name: "BREACH_OIDC_CLIENT_ID", Group: "OpenID Connect sign-in",
+		Desc: "Client ID of the engine at the provider; the ID token's audience must contain it.",
+		set:  func(c *Config, v string) error { c.OIDCClientID = v; return nil }},
+	{Name: "BREACH_OIDC_CLIENT_SECRET", Secret: true, File: true, Group: "OpenID Connect sign-in",
+		Desc: "Client secret at the provider; empty for a public client (PKCE is always used).",
+		set:  func(c *Config, v string) error { c.OIDCClientSecret = v; return nil }},
+	{Name: "BREACH_OIDC_REDIRECT_URL", Group: "OpenID Connect sign-in",
+		Desc: "Callback URL registered at the provider: <public URL of breach serve>/signin/oidc/callback.",
+		set: func(c *Config, v string) error {
+			c.OIDCRedirectURL = v
+			if err := validHTTPURL(v); err != nil {
+				return err
+			}
+			if u, _ := url.Parse(v); u.Path != "/signin/oidc/callback" {
+				return errors.New("the path must be /signin/oidc/callback")
+			}
+			return nil
+		}},
+	{Name: "BREACH_OIDC_ROLE_CLAIM", Default: "roles", Group: "OpenID Connect sign-in",
+		Desc: "Claim of the ID token holding the user's roles or groups: a string or an array of strings.",
+		set:  func(c *Config, v string) error { c.OIDCRoleClaim = v; return nil }},
+	{Name: "BREACH_OIDC_ROLE_MAP", Group: "OpenID Connect sign-in",
+		Desc: "Comma-separated value=role pairs mapping claim values to roles (dpo, approver, auditor, admin), e.g. " +
+			"\"breach-dpo=dpo,breach-approver=approver,breach-auditor=auditor,breach-admin=admin\". When several match, " +
+			"the first pair listed wins; a user with none is refused.",
+		set: func(c *Config, v string) (err error) {
+			c.OIDCRoleMap, err = ParseRoleMap(v)
+			return err
+		}},
+	{Name: "BREACH_OIDC_SCOPES", Default: "openid,profile,email", Group: "OpenID Connect sign-in",
+		Desc: "Comma-separated scopes to request; openid is always added. Add the scope that releases the role " +
+			"claim if the provider needs one (e.g. groups).",
+		set: func(c *Config, v string) error {
+			c.OIDCScopes = []string{"openid"}
+			for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+				if !slices.Contains(c.OIDCScopes, f) {
+					c.OIDCScopes = append(c.OIDCScopes, f)
+				}
+			}
+			return nil
+		}},
+
 	{Name: "BREACH_URL", Default: "http://127.0.0.1:8080", Group: "CLI client",
 		Desc: "Base URL of `breach serve` for the incident, register and audit commands.",
 		set:  func(c *Config, v string) error { c.URL = strings.TrimRight(v, "/"); return validHTTPURL(v) }},
@@ -302,7 +368,51 @@ func LoadFrom(lookup Lookup) (Config, error) {
 	if c.SMTPDKIMDomain != "" && c.SMTPDKIMKey == "" {
 		errs = append(errs, errors.New("BREACH_SMTP_DKIM_DOMAIN is set without BREACH_SMTP_DKIM_KEY"))
 	}
+	if c.OIDCIssuer != "" {
+		for _, n := range []string{"BREACH_OIDC_CLIENT_ID", "BREACH_OIDC_REDIRECT_URL", "BREACH_OIDC_ROLE_MAP"} {
+			if !c.Set[n] {
+				errs = append(errs, fmt.Errorf("BREACH_OIDC_ISSUER is set without %s", n))
+			}
+		}
+	} else {
+		for _, n := range []string{"BREACH_OIDC_CLIENT_ID", "BREACH_OIDC_CLIENT_SECRET", "BREACH_OIDC_REDIRECT_URL", "BREACH_OIDC_ROLE_MAP"} {
+			if c.Set[n] {
+				errs = append(errs, fmt.Errorf("%s is set without BREACH_OIDC_ISSUER", n))
+			}
+		}
+	}
 	return c, errors.Join(errs...)
+}
+
+// oidcRoles are the roles a claim value may map to.
+var oidcRoles = []string{"dpo", "approver", "auditor", "admin"}
+
+// ParseRoleMap reads "value=role,value=role": each value once, each role one
+// of dpo, approver, auditor or admin.
+func ParseRoleMap(s string) ([]RoleMapping, error) {
+	var out []RoleMapping
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		value, role, ok := strings.Cut(f, "=")
+		value, role = strings.TrimSpace(value), strings.TrimSpace(role)
+		if !ok || value == "" {
+			return nil, fmt.Errorf("%q: want value=role", f)
+		}
+		if !slices.Contains(oidcRoles, role) {
+			return nil, fmt.Errorf("%q: the role must be dpo, approver, auditor or admin", f)
+		}
+		if slices.ContainsFunc(out, func(m RoleMapping) bool { return m.Value == value }) {
+			return nil, fmt.Errorf("%q: %s is mapped twice", f, value)
+		}
+		out = append(out, RoleMapping{Value: value, Role: role})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no value=role pair")
+	}
+	return out, nil
 }
 
 // value returns the variable's value from the environment or its _FILE.

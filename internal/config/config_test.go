@@ -358,3 +358,41 @@ func TestSMTP(t *testing.T) {
 		}
 	}
 }
+
+func TestOIDC(t *testing.T) {
+	c, err := LoadFrom(env(map[string]string{}))
+	if err != nil || c.OIDC() {
+		t.Fatalf("OIDC on by default: %v %v", c.OIDC(), err)
+	}
+	c, err = LoadFrom(env(map[string]string{
+		"BREACH_OIDC_ISSUER":        "https://login.example.org/realms/breach/",
+		"BREACH_OIDC_CLIENT_ID":     "breach",
+		"BREACH_OIDC_CLIENT_SECRET": "s3cret-value",
+		"BREACH_OIDC_REDIRECT_URL":  "https://breach.example.org/signin/oidc/callback",
+		"BREACH_OIDC_ROLE_MAP":      "breach-dpo=dpo, breach-approver=approver,breach-admin=admin",
+		"BREACH_OIDC_SCOPES":        "profile,groups",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.OIDC() || c.OIDCIssuer != "https://login.example.org/realms/breach/" || c.OIDCRoleClaim != "roles" ||
+		len(c.OIDCRoleMap) != 3 || c.OIDCRoleMap[1] != (RoleMapping{"breach-approver", "approver"}) ||
+		strings.Join(c.OIDCScopes, " ") != "openid profile groups" || c.OIDCClientSecret != "s3cret-value" {
+		t.Errorf("OIDC configuration: %+v", c)
+	}
+	for name, vars := range map[string]map[string]string{
+		"issuer alone":    {"BREACH_OIDC_ISSUER": "https://login.example.org"},
+		"client alone":    {"BREACH_OIDC_CLIENT_ID": "breach"},
+		"unknown role":    {"BREACH_OIDC_ROLE_MAP": "x=root"},
+		"no pair":         {"BREACH_OIDC_ROLE_MAP": "breach-dpo"},
+		"mapped twice":    {"BREACH_OIDC_ROLE_MAP": "a=dpo,a=admin"},
+		"wrong callback":  {"BREACH_OIDC_REDIRECT_URL": "https://breach.example.org/callback"},
+		"issuer not http": {"BREACH_OIDC_ISSUER": "login.example.org"},
+	} {
+		if _, err := LoadFrom(env(vars)); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: secret in error", name)
+		}
+	}
+}

@@ -41,6 +41,9 @@ type Engine struct {
 	// InsecureCookies drops the Secure flag of the web pages' session cookie,
 	// for `breach dev` on plain http (BREACH_COOKIE_SECURE=false).
 	InsecureCookies bool
+	// OIDC turns on sign-in to the web pages through an OpenID Connect
+	// provider (BREACH_OIDC_*); nil: local accounts only.
+	OIDC *web.OIDCOptions
 	// Vault seals the contact data of affected people (BREACH_DATA_KEY).
 	Vault *vault.Vault
 	// Mailer sends the letters to the people through the relay
@@ -78,7 +81,7 @@ func (e *Engine) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("/codec/", api)
-	pages := web.Options{App: e.App(), Logger: e.Logger, SecureCookies: !e.InsecureCookies}
+	pages := web.Options{App: e.App(), Logger: e.Logger, SecureCookies: !e.InsecureCookies, OIDC: e.OIDC}
 	if e.Codec != nil {
 		pages.Payloads = DataConverter(e.Codec)
 	}

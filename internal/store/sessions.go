@@ -35,6 +35,7 @@ type NewSession struct {
 	ExpiresAt time.Time
 	IP        string
 	UserAgent string
+	Method    string // how the user signed in, audited: "" (password) or "oidc"
 }
 
 // CreateSession stores a new session and audits "session.started". Expired
@@ -62,10 +63,11 @@ func (s *Store) CreateSession(ctx context.Context, ns NewSession) error {
 		if err != nil {
 			return mapErr(err)
 		}
-		_, err = tx.Audit(ctx, AuditEntry{
-			Actor: u.Actor(), Action: "session.started",
-			After: map[string]any{"user_id": u.ID, "ip": clipText(ns.IP, 100), "expires_at": micro(ns.ExpiresAt)},
-		})
+		after := map[string]any{"user_id": u.ID, "ip": clipText(ns.IP, 100), "expires_at": micro(ns.ExpiresAt)}
+		if ns.Method != "" {
+			after["method"] = ns.Method
+		}
+		_, err = tx.Audit(ctx, AuditEntry{Actor: u.Actor(), Action: "session.started", After: after})
 		return err
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -83,8 +84,14 @@ func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, in *info) 
 	redirect(w, r, "/incidents/"+inc.ID+"/assess", "opened")
 }
 
-// incidentData gathers what the incident page shows.
-func (s *Server) incidentData(r *http.Request, in *info, id string) (webui.IncidentView, app.IncidentView, error) {
+// workflowTimeout bounds the reading of the workflow histories the incident
+// page's timeline merges: a slow or unreachable Temporal leaves the page
+// with its audit rows and a notice, never a slow page.
+const workflowTimeout = 1500 * time.Millisecond
+
+// incidentData gathers what the incident page shows; withWorkflows merges
+// the workflow events into the timeline (the full page, not its polled part).
+func (s *Server) incidentData(r *http.Request, in *info, id string, withWorkflows bool) (webui.IncidentView, app.IncidentView, error) {
 	ctx := r.Context()
 	iv, err := s.app.Incident(ctx, in.actor, id)
 	if err != nil {
@@ -115,17 +122,64 @@ func (s *Server) incidentData(r *http.Request, in *info, id string) (webui.Incid
 			v.CloseForm = &f
 		}
 	}
+	// The letters' progress: counters only, whatever the number of people.
+	ps, err := s.app.PeopleStatus(ctx, in.actor, id)
+	if err != nil {
+		return webui.IncidentView{}, iv, err
+	}
+	v.People = &webui.PeopleProgress{Counts: ps.Counts, Total: ps.Total, Done: ps.Done}
 	for _, a := range app.Waiting(st) {
 		v.Waiting = append(v.Waiting, stepView(id, a))
 	}
 	for _, row := range rows {
 		v.Timeline = append(v.Timeline, timelineRow(in.lang, names, row))
 	}
+	// The workflows' events, for those who may read the histories (the
+	// approvers read the decisions only).
+	if withWorkflows && v.CanAudit && s.app.Temporal != nil {
+		wctx, cancel := context.WithTimeout(ctx, workflowTimeout)
+		evs, err := s.app.WorkflowTimeline(wctx, in.actor, id, s.dc)
+		cancel()
+		if err != nil {
+			s.logger.Warn("incident page: workflow events unavailable", "incident", id, "error", err)
+			v.WorkflowsUnavailable = true
+		}
+		for _, e := range evs {
+			v.Timeline = append(v.Timeline, workflowRow(in.lang, e))
+		}
+		// Merged by time; equal times keep the audit row first.
+		slices.SortStableFunc(v.Timeline, func(a, b webui.TimelineRow) int { return a.At.Compare(b.At) })
+	}
 	return v, iv, nil
 }
 
+// workflowRow tells a workflow event in a line: which workflow, what happened.
+func workflowRow(l i18n.Lang, e app.WorkflowEvent) webui.TimelineRow {
+	t := webui.TimelineRow{At: e.At, Workflow: true, Who: workflowName(l, e.Workflow),
+		Action: l.T("wf."+string(e.Kind), e.Name), Detail: e.Detail}
+	switch e.Kind {
+	case app.ChildStarted:
+		t.Action = l.T("wf.child_started", workflowName(l, e.Name))
+	case app.WorkflowStarted, app.ContinuedAsNew, app.WorkflowCompleted, app.WorkflowFailed, app.WorkflowCanceled, app.WorkflowEnded:
+		t.Action = l.T("wf." + string(e.Kind))
+	}
+	return t
+}
+
+// workflowName names one of the incident's workflows: the incident's own,
+// a regime's ("RGPD"), the people's.
+func workflowName(l i18n.Lang, short string) string {
+	switch short {
+	case "incident":
+		return l.T("wf.incident")
+	case "people":
+		return l.T("wf.people")
+	}
+	return l.Code("regime", short)
+}
+
 func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, in *info) {
-	v, _, err := s.incidentData(r, in, r.PathValue("id"))
+	v, _, err := s.incidentData(r, in, r.PathValue("id"), true)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -135,7 +189,7 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, in *info) 
 
 // incidentLive is the polled part of the incident page.
 func (s *Server) incidentLive(w http.ResponseWriter, r *http.Request, in *info) {
-	v, _, err := s.incidentData(r, in, r.PathValue("id"))
+	v, _, err := s.incidentData(r, in, r.PathValue("id"), false)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -353,7 +407,7 @@ func (s *Server) closeIncident(w http.ResponseWriter, r *http.Request, in *info)
 		s.fail(w, r, err)
 		return
 	}
-	v, _, verr := s.incidentData(r, in, id)
+	v, _, verr := s.incidentData(r, in, id, true)
 	if verr != nil {
 		s.fail(w, r, verr)
 		return

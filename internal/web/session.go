@@ -197,6 +197,10 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) showSignIn(w http.ResponseWriter, r *http.Request, status int, v webui.SignInView) {
 	v.Token = randomToken()
+	if s.oidc != nil {
+		v.OIDCName = s.oidc.o.Name
+		v.OIDCURL = "/signin/oidc?next=" + url.QueryEscape(v.Next)
+	}
 	s.setCookie(w, s.preCookie(), v.Token, 3600)
 	if v.Form.Values == nil {
 		v.Form.Values = url.Values{}

@@ -17,7 +17,10 @@
 //     only (no inline script or style, no eval), frames from the server only,
 //     and no framing of the pages; the stored dossier HTML is served with its
 //     own policy (no script at all) into a sandboxed iframe;
-//   - sign-in is throttled per username and per address, every refusal audited.
+//   - sign-in is throttled per username and per address, every refusal audited;
+//   - optional OpenID Connect sign-in (oidc.go): authorization code flow with
+//     PKCE, state and nonce in a signed HttpOnly cookie, the ID token verified,
+//     the role mapped from a claim, then the same session as a local sign-in.
 package web
 
 import (
@@ -52,6 +55,9 @@ type Options struct {
 	// Payloads decodes the Temporal payloads of the history page (the
 	// engine's encrypting data converter); nil shows them as encrypted.
 	Payloads converter.DataConverter
+	// OIDC turns on sign-in through an OpenID Connect provider; nil: local
+	// accounts only.
+	OIDC *OIDCOptions
 }
 
 // Server is the web front end.
@@ -65,6 +71,7 @@ type Server struct {
 	dc     converter.DataConverter
 	// register keeps the register computed until the audit log moves.
 	register *app.RegisterCache
+	oidc     *oidcClient // nil: no OpenID Connect sign-in
 }
 
 // New returns the web server.
@@ -76,6 +83,9 @@ func New(o Options) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if o.OIDC != nil && o.OIDC.Issuer != "" {
+		s.oidc = newOIDCClient(*o.OIDC)
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -92,6 +102,8 @@ func (s *Server) Handler() http.Handler {
 
 	mux.HandleFunc("GET /signin", s.signInPage)
 	mux.HandleFunc("POST /signin", s.signIn)
+	mux.HandleFunc("GET /signin/oidc", s.oidcStart)
+	mux.HandleFunc("GET /signin/oidc/callback", s.oidcCallback)
 	mux.Handle("POST /signout", s.authed(s.signOut))
 	mux.Handle("POST /preferences/language", s.authed(s.setLanguage))
 

@@ -120,6 +120,10 @@ type SignInView struct {
 	Failed    bool
 	Throttled bool
 	Token     string // the pre-session token the sign-in form sends back
+	// OIDCName names the OpenID Connect provider, and OIDCURL starts its
+	// sign-in; "" when none is configured.
+	OIDCName string
+	OIDCURL  string
 }
 
 // RegisterView is the home page: the register.
@@ -190,14 +194,23 @@ type DraftGroup struct {
 	Versions []breach.DraftVersion
 }
 
-// TimelineRow is one audit row as the incident page tells it.
+// TimelineRow is one line of the incident page's timeline: an audit row (a
+// decision, with its ID) or an event of one of the incident's workflows.
 type TimelineRow struct {
-	ID     int64
-	At     time.Time
-	Who    string
-	Role   string
-	Action string
-	Detail string
+	ID       int64 // the audit row's; 0 for a workflow event
+	At       time.Time
+	Workflow bool // a workflow event; Who names the workflow
+	Who      string
+	Role     string
+	Action   string
+	Detail   string
+}
+
+// PeopleProgress is the letters' progress by state, from the counters.
+type PeopleProgress struct {
+	Counts breach.DeliveryCounts
+	Total  int64
+	Done   int64
 }
 
 // IncidentView is the incident page.
@@ -208,11 +221,17 @@ type IncidentView struct {
 	Drafts     []DraftGroup
 	Filings    []breach.Filing
 	Timeline   []TimelineRow
-	Actions    []Step
-	Waiting    []Step
-	Names      map[string]string
-	CanAudit   bool
-	CloseForm  *Form // the closing form, when the user may close the incident
+	// People is the progress of the letters to the people (from the
+	// ledger's counters); nil when it could not be read.
+	People *PeopleProgress
+	// WorkflowsUnavailable: the workflow events could not be read in time;
+	// the timeline shows the audit rows only.
+	WorkflowsUnavailable bool
+	Actions              []Step
+	Waiting              []Step
+	Names                map[string]string
+	CanAudit             bool
+	CloseForm            *Form // the closing form, when the user may close the incident
 }
 
 // Name is an account's display name from its ID.

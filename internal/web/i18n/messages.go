@@ -71,6 +71,12 @@ var messages = map[string]msg{
 	"signin.submit":    {"Se connecter", "Sign in"},
 	"signin.failed":    {"Identifiant ou mot de passe incorrect.", "Wrong username or password."},
 	"signin.throttled": {"Trop de tentatives échouées : réessayez dans quelques minutes.", "Too many failed attempts: try again in a few minutes."},
+	"signin.oidc":      {"Se connecter avec %s", "Sign in with %s"},
+	"signin.oidc_no_role": {"Votre compte chez le fournisseur d'identité n'a aucun rôle dans ce moteur : demandez à un administrateur de vous en attribuer un (DPO, approbateur, auditeur ou administrateur), puis reconnectez-vous.",
+		"Your account at the identity provider has no role in this engine: ask an administrator to grant you one (DPO, approver, auditor or admin), then sign in again."},
+	"signin.oidc_disabled":    {"Ce compte est désactivé : adressez-vous à un administrateur.", "This account is disabled: ask an administrator."},
+	"signin.oidc_failed":      {"La connexion par le fournisseur d'identité a échoué ou a expiré : recommencez depuis la page de connexion.", "Sign-in through the identity provider failed or expired: start again from the sign-in page."},
+	"signin.oidc_unavailable": {"Le fournisseur d'identité ne répond pas : réessayez plus tard, ou connectez-vous avec un compte local.", "The identity provider does not answer: try again later, or sign in with a local account."},
 
 	// Register.
 	"register.title":          {"Registre des violations", "Register of breaches"},
@@ -271,6 +277,22 @@ var messages = map[string]msg{
 	"incident.timeline":       {"Chronologie", "Timeline"},
 	"timeline.decided":        {"risque retenu : %s", "risk decided: %s"},
 	"timeline.due":            {"échéance %s", "due %s"},
+	"timeline.decision":       {"Décision", "Decision"},
+	"timeline.workflow":       {"Processus", "Workflow"},
+	"timeline.unavailable":    {"Les événements des processus (Temporal) n'ont pas pu être lus à temps : la chronologie ne montre que le journal d'audit.", "The workflow events (Temporal) could not be read in time: the timeline shows the audit log only."},
+	"wf.incident":             {"Incident", "Incident"},
+	"wf.people":               {"Personnes concernées", "Affected people"},
+	"wf.started":              {"Processus démarré", "Workflow started"},
+	"wf.child_started":        {"Processus enfant démarré : %s", "Child workflow started: %s"},
+	"wf.timer_fired":          {"Minuteur échu : %s", "Timer fired: %s"},
+	"wf.update_accepted":      {"Demande acceptée : %s", "Update accepted: %s"},
+	"wf.update_rejected":      {"Demande refusée : %s", "Update rejected: %s"},
+	"wf.signal":               {"Signal reçu : %s", "Signal received: %s"},
+	"wf.continued":            {"Processus poursuivi dans une nouvelle exécution", "Workflow continued as new"},
+	"wf.completed":            {"Processus terminé", "Workflow completed"},
+	"wf.failed":               {"Processus en échec", "Workflow failed"},
+	"wf.canceled":             {"Processus annulé", "Workflow canceled"},
+	"wf.terminated":           {"Processus arrêté", "Workflow terminated"},
 	"actor.system":            {"le moteur", "the engine"},
 	"actor.anonymous":         {"anonyme", "anonymous"},
 
@@ -503,6 +525,8 @@ var messages = map[string]msg{
 	"audit.session.ended":             {"Déconnexion", "Signed out"},
 	"audit.signin.failed":             {"Connexion refusée", "Sign-in refused"},
 	"audit.signin.throttled":          {"Connexion bloquée (trop d'échecs)", "Sign-in blocked (too many failures)"},
+	"audit.signin.oidc_refused":       {"Connexion par fournisseur d'identité refusée", "Identity provider sign-in refused"},
+	"audit.user.role_changed":         {"Rôle modifié", "Role changed"},
 }
 
 // fieldMessages are the French texts of the domain's common validation messages.
