@@ -642,9 +642,13 @@ func (r *peopleRun) control(ctx workflow.Context, u SendControlUpdate, validate 
 		return SendStatus{}, err
 	}
 	s.State = to
-	for i, c := range r.children {
-		// A partition that already ended cannot be signalled: nothing to tell it.
-		if err := c.SignalChildWorkflow(ctx, SignalSendState, to).Get(ctx, nil); err != nil {
+	for i := range r.children {
+		// Signal the partition's current run (empty run ID): a partition that
+		// continued as new is no longer the run its child future names. One that
+		// already ended cannot be signalled: nothing to tell it, and the batches
+		// read the send's state from Postgres anyway.
+		id := breach.PartitionWorkflowID(r.params.IncidentID, s.Seq, s.Ranges[i].Partition)
+		if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalSendState, to).Get(ctx, nil); err != nil {
 			r.logger.Info("signal to a delivery partition not delivered", "partition", s.Ranges[i].Partition, "error", err)
 		}
 	}
