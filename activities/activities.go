@@ -138,19 +138,24 @@ func (a *Activities) SaveDraft(ctx context.Context, in SaveDraftInput) (DraftRef
 		if err != nil {
 			return nil, err
 		}
-		html, err := a.Dossiers.RenderDossier(ctx, DossierInput{
+		dossier := DossierInput{
 			Incident:   slot.Incident,
 			Assessment: assessment,
 			Key:        slot.Key,
 			Version:    slot.Version,
 			Fields:     in.Fields,
 			Filings:    filings,
-		})
+		}
+		html, err := a.Dossiers.RenderDossier(ctx, dossier)
+		if err != nil {
+			return nil, err
+		}
+		record, err := a.Dossiers.DossierRecord(ctx, dossier)
 		if err != nil {
 			return nil, err
 		}
 		sum := sha256.Sum256(html)
-		d, err := tx.SaveDraftVersion(ctx, in.Actor, slot, in.Fields, html, hex.EncodeToString(sum[:]))
+		d, err := tx.SaveDraftVersion(ctx, in.Actor, slot, in.Fields, html, record, hex.EncodeToString(sum[:]))
 		if err != nil {
 			return nil, err
 		}

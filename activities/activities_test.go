@@ -25,6 +25,10 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // counts its calls so that tests see whether a retry rendered again.
 type fakeDossiers struct{ calls int }
 
+func (f *fakeDossiers) DossierRecord(_ context.Context, in activities.DossierInput) ([]byte, error) {
+	return []byte(fmt.Sprintf(`{"version":%d}`, in.Version)), nil
+}
+
 func (f *fakeDossiers) RenderDossier(_ context.Context, in activities.DossierInput) ([]byte, error) {
 	f.calls++
 	return []byte(fmt.Sprintf("<h1>%s %s %d v%d</h1><p>%s</p>", in.Key.Regime, in.Key.Stage, in.Key.Seq, in.Version, in.Fields.Nature)), nil

@@ -21,4 +21,6 @@ type DossierInput struct {
 // content hash of what is filed.
 type DossierRenderer interface {
 	RenderDossier(ctx context.Context, in DossierInput) ([]byte, error)
+	// DossierRecord is the JSON export of exactly what RenderDossier shows.
+	DossierRecord(ctx context.Context, in DossierInput) ([]byte, error)
 }

@@ -228,6 +228,11 @@ func TestRegulatorTrackEndToEnd(t *testing.T) {
 		if got := sha256Hex(html); got != f.ContentHash {
 			t.Fatalf("filed dossier hash %s, recorded %s", got, f.ContentHash)
 		}
+		// The JSON export is the same record: valid JSON holding the CNIL's items.
+		record, err := v.as("auditor").Raw(ctx, "GET", p+"/drafts/"+f.DraftVersionID+"/dossier.json", nil)
+		if err != nil || !json.Valid(record) || !bytes.Contains(record, []byte(in.Controller.SIREN)) {
+			t.Fatalf("dossier.json (%v): %.300s", err, record)
+		}
 	}
 
 	// Close.

@@ -45,3 +45,9 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
+
+// DossierRecord is the JSON export of the dossier: DossierJSON, as the
+// activities' renderer interface asks for it.
+func (Dossiers) DossierRecord(_ context.Context, in activities.DossierInput) ([]byte, error) {
+	return DossierJSON(in)
+}

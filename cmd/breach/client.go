@@ -228,12 +228,18 @@ func newIncidentCmd() *cobra.Command {
 	}
 	closeCmd.Flags().StringVar(&summary, "summary", "", "closing summary")
 
+	var asJSON bool
 	dossier := &cobra.Command{
-		Use: "dossier ID DRAFT_VERSION_ID", Short: "Print the rendered dossier (HTML) of a draft version", Args: cobra.ExactArgs(2),
+		Use: "dossier ID DRAFT_VERSION_ID [--json]", Short: "Print the rendered dossier (HTML, or its JSON record) of a draft version", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return call(cmd, http.MethodGet, incidentPath(a[0], "drafts", a[1], "dossier.html"), nil)
+			file := "dossier.html"
+			if asJSON {
+				file = "dossier.json"
+			}
+			return call(cmd, http.MethodGet, incidentPath(a[0], "drafts", a[1], file), nil)
 		},
 	}
+	dossier.Flags().BoolVar(&asJSON, "json", false, "print the JSON export of the same record")
 	audit := &cobra.Command{Use: "audit ID", Short: "Print the incident's audit rows", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return call(cmd, http.MethodGet, incidentPath(a[0], "audit"), nil)

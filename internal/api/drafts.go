@@ -59,3 +59,14 @@ func (s *Server) draftHTML(w http.ResponseWriter, r *http.Request, actor breach.
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write(html)
 }
+
+// draftRecord serves the JSON export of a dossier version (the same record as its HTML).
+func (s *Server) draftRecord(w http.ResponseWriter, r *http.Request, actor breach.Actor) {
+	record, err := s.App.DraftRecord(r.Context(), actor, r.PathValue("id"), r.PathValue("draft"))
+	if err != nil {
+		writeError(w, s.Logger, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(record)
+}

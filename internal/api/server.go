@@ -53,6 +53,7 @@ func (s *Server) Handler() http.Handler {
 	authed("POST /api/v1/incidents/{id}/regimes/{regime}/decisions", s.decideDraft)
 	authed("POST /api/v1/incidents/{id}/regimes/{regime}/filings", s.recordFiling)
 	authed("GET /api/v1/incidents/{id}/drafts/{draft}/dossier.html", s.draftHTML)
+	authed("GET /api/v1/incidents/{id}/drafts/{draft}/dossier.json", s.draftRecord)
 	authed("POST /api/v1/incidents/{id}/people/import", s.importPeople)
 	s.deliveryRoutes(authed) // letters, the send to the people, its status
 	authed("GET /api/v1/incidents/{id}/audit", s.incidentAudit)

@@ -91,16 +91,33 @@ func (s *Service) RecordFiling(ctx context.Context, actor breach.Actor, id strin
 
 // DraftHTML returns the rendered dossier of one draft version, as approved and filed.
 func (s *Service) DraftHTML(ctx context.Context, actor breach.Actor, incidentID, draftID string) ([]byte, error) {
-	if err := s.authorize(ctx, actor, incidentID, "read a draft", readers...); err != nil {
+	if err := s.draftOfIncident(ctx, actor, incidentID, draftID); err != nil {
 		return nil, err
+	}
+	return s.Store.DraftHTML(ctx, draftID)
+}
+
+// DraftRecord returns the JSON export of one draft version's dossier: the
+// same record as its HTML, as it was when the version was drafted.
+func (s *Service) DraftRecord(ctx context.Context, actor breach.Actor, incidentID, draftID string) ([]byte, error) {
+	if err := s.draftOfIncident(ctx, actor, incidentID, draftID); err != nil {
+		return nil, err
+	}
+	return s.Store.DraftRecord(ctx, draftID)
+}
+
+// draftOfIncident checks that the actor may read drafts and that the draft
+// belongs to the incident: IDs of other incidents' drafts are not confirmed.
+func (s *Service) draftOfIncident(ctx context.Context, actor breach.Actor, incidentID, draftID string) error {
+	if err := s.authorize(ctx, actor, incidentID, "read a draft", readers...); err != nil {
+		return err
 	}
 	d, err := s.Store.Draft(ctx, draftID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if d.IncidentID != incidentID {
-		// Same answer as an unknown draft: IDs of other incidents are not confirmed.
-		return nil, breach.Errorf(breach.ErrNotFound, "draft %s not found in incident %s", draftID, incidentID)
+		return breach.Errorf(breach.ErrNotFound, "draft %s not found in incident %s", draftID, incidentID)
 	}
-	return s.Store.DraftHTML(ctx, draftID)
+	return nil
 }

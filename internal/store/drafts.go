@@ -108,18 +108,19 @@ func (t *Tx) PrepareDraft(ctx context.Context, actor breach.Actor, incidentID st
 
 // SaveDraftVersion stores the rendered version in its slot as pending,
 // supersedes the version it replaces and audits "draft.saved".
-func (t *Tx) SaveDraftVersion(ctx context.Context, actor breach.Actor, slot DraftSlot, fields breach.DraftFields, html []byte, contentHash string) (breach.DraftVersion, error) {
+// record is the version's structured record (JSON), stored beside its HTML.
+func (t *Tx) SaveDraftVersion(ctx context.Context, actor breach.Actor, slot DraftSlot, fields breach.DraftFields, html, record []byte, contentHash string) (breach.DraftVersion, error) {
 	if slot.Previous != nil {
 		if _, err := t.tx.Exec(ctx, `UPDATE draft_versions SET state = 'superseded' WHERE id = $1`, slot.Previous.ID); err != nil {
 			return breach.DraftVersion{}, err
 		}
 	}
 	d, err := scanDraft(t.tx.QueryRow(ctx, `
-		INSERT INTO draft_versions (incident_id, regime, stage, seq, version, state, fields, drafted_by, edited_by, created_at, html, content_hash)
-		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11)
+		INSERT INTO draft_versions (incident_id, regime, stage, seq, version, state, fields, drafted_by, edited_by, created_at, html, content_hash, record)
+		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12)
 		RETURNING `+draftColumns,
 		slot.IncidentID, string(slot.Key.Regime), string(slot.Key.Stage), slot.Key.Seq, slot.Version, fields,
-		slot.DraftedBy, actor.UserID, t.Now(), html, contentHash))
+		slot.DraftedBy, actor.UserID, t.Now(), html, contentHash, nullJSON(record)))
 	if err != nil {
 		return d, mapErr(err)
 	}
@@ -270,4 +271,24 @@ func (s *Store) DraftHTML(ctx context.Context, draftVersionID string) ([]byte, e
 		return nil, fmt.Errorf("store: draft html: %w", err)
 	}
 	return html, nil
+}
+
+// DraftRecord returns the stored JSON record of a draft version: the dossier's
+// structured form, as it was when the version was drafted.
+func (s *Store) DraftRecord(ctx context.Context, draftVersionID string) ([]byte, error) {
+	if !validID(draftVersionID) {
+		return nil, fmt.Errorf("store: draft record: %w", notFound("draft version"))
+	}
+	var record []byte
+	err := s.Pool.QueryRow(ctx, `SELECT record FROM draft_versions WHERE id = $1`, draftVersionID).Scan(&record)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = notFound("draft version")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: draft record: %w", err)
+	}
+	if record == nil {
+		return nil, fmt.Errorf("store: draft record: %w", breach.Errorf(breach.ErrNotFound, "this version was drafted before records were kept"))
+	}
+	return record, nil
 }

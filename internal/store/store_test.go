@@ -370,7 +370,7 @@ func TestDraftApprovalFilingAndRegister(t *testing.T) {
 			}
 			html := []byte(fmt.Sprintf("<p>v%d</p>", slot.Version))
 			sum := sha256.Sum256(html)
-			d, err = tx.SaveDraftVersion(ctx, actor, slot, fields, html, fmt.Sprintf("%x", sum))
+			d, err = tx.SaveDraftVersion(ctx, actor, slot, fields, html, nil, fmt.Sprintf("%x", sum))
 			return err
 		})
 		return d, err
