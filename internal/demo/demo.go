@@ -22,12 +22,12 @@ func Incident(now time.Time) breach.IncidentInput {
 	aware := now.Add(-1 * time.Hour).Truncate(time.Minute)
 	return breach.IncidentInput{
 		Reference: Reference,
-		Title:     "Exfiltration of the job-seeker database through a compromised partner account",
-		Description: "An attacker used the credentials of an employee of a training partner to query the " +
-			"job-seeker referral service and extract the records of 4.8 million registered job seekers.",
-		Discovery:  "Unusual query volume flagged by the security operations centre on the referral API.",
+		Title:     "Exfiltration de la base des demandeurs d'emploi via le compte compromis d'un partenaire",
+		Description: "Un attaquant a utilisé les identifiants d'un salarié d'un organisme de formation partenaire " +
+			"pour interroger le service d'orientation et extraire les dossiers de 4,8 millions de demandeurs d'emploi inscrits.",
+		Discovery:  "Volume de requêtes anormal signalé par le centre opérationnel de sécurité sur l'API d'orientation.",
 		DetectedAt: detected, AwareAt: aware,
-		AwareAtReason: "Log analysis confirmed that personal data had been extracted.",
+		AwareAtReason: "L'analyse des journaux a confirmé l'extraction de données personnelles.",
 		Controller: breach.Controller{
 			Name: "Agence nationale pour l'emploi (fictive)", SIREN: "130000003",
 			LegalRepresentative: "Claire Martin, directrice générale",
