@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -48,12 +49,17 @@ func newRegisterCmd() *cobra.Command {
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Read and verify the hash-chained audit log"}
 	var viaAPI bool
+	var anchorHex string
 	verify := &cobra.Command{
 		Use:   "verify [--api]",
 		Short: "Recompute the audit chain and name the first row that does not match (exit 1)",
 		Long: `Recomputes the hash chain of the audit log. By default it reads the database
 directly (BREACH_DATABASE_URL), so an auditor need not trust the server; with
---api it asks the server (BREACH_URL, BREACH_TOKEN of an auditor).`,
+--api it asks the server (BREACH_URL, BREACH_TOKEN of an auditor).
+
+It prints the chain's head hash. The chain alone cannot show rows removed at its
+end: keep the head hash somewhere outside the database and later pass it with
+--anchor, which also requires that row to be in the chain.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var v store.AuditVerification
@@ -62,7 +68,11 @@ directly (BREACH_DATABASE_URL), so an auditor need not trust the server; with
 				if err != nil {
 					return err
 				}
-				if err := c.Do(cmd.Context(), http.MethodGet, "/api/v1/audit/verify", nil, &v); err != nil {
+				path := "/api/v1/audit/verify"
+				if anchorHex != "" {
+					path += "?anchor=" + url.QueryEscape(anchorHex)
+				}
+				if err := c.Do(cmd.Context(), http.MethodGet, path, nil, &v); err != nil {
 					return err
 				}
 			} else {
@@ -78,7 +88,11 @@ directly (BREACH_DATABASE_URL), so an auditor need not trust the server; with
 					return err
 				}
 				defer st.Close()
-				if v, err = st.VerifyAudit(cmd.Context()); err != nil {
+				anchor, err := store.ParseAuditHash("--anchor", anchorHex)
+				if err != nil {
+					return err
+				}
+				if v, err = st.VerifyAuditAnchor(cmd.Context(), anchor); err != nil {
 					return err
 				}
 			}
@@ -86,6 +100,7 @@ directly (BREACH_DATABASE_URL), so an auditor need not trust the server; with
 		},
 	}
 	verify.Flags().BoolVar(&viaAPI, "api", false, "ask the server instead of reading the database")
+	verify.Flags().StringVar(&anchorHex, "anchor", "", "a head hash printed by an earlier verify: that row must still be in the chain")
 	var incident string
 	log := &cobra.Command{
 		Use: "log [--incident ID]", Short: "Print audit rows (through the API)", Args: cobra.NoArgs,
@@ -109,6 +124,9 @@ func (e chainBroken) Error() string { return fmt.Sprintf("audit chain broken at 
 func reportVerification(w io.Writer, v store.AuditVerification) error {
 	if v.OK {
 		fmt.Fprintf(w, "audit chain verified: %d rows, no row altered, removed or inserted\n", v.Rows)
+		if v.HeadID != 0 {
+			fmt.Fprintf(w, "head: row %d, hash %s (keep it outside the database; pass it later with --anchor)\n", v.HeadID, v.HeadHash)
+		}
 		return nil
 	}
 	fmt.Fprintf(w, "audit chain BROKEN at row %d: %s (%d rows read)\n", v.FirstBadID, v.Reason, v.Rows)

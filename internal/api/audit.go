@@ -5,6 +5,7 @@ import (
 
 	"github.com/breach-engine/breach/internal/breach"
 	"github.com/breach-engine/breach/internal/register"
+	"github.com/breach-engine/breach/internal/store"
 )
 
 func (s *Server) incidentAudit(w http.ResponseWriter, r *http.Request, actor breach.Actor) {
@@ -26,7 +27,12 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, actor breach.A
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, actor breach.Actor) {
-	v, err := s.App.VerifyAudit(r.Context(), actor)
+	anchor, err := store.ParseAuditHash("anchor", r.URL.Query().Get("anchor"))
+	if err != nil {
+		writeError(w, s.Logger, err)
+		return
+	}
+	v, err := s.App.VerifyAuditAnchor(r.Context(), actor, anchor)
 	if err != nil {
 		writeError(w, s.Logger, err)
 		return

@@ -17,10 +17,16 @@ func (s *Service) AuditLog(ctx context.Context, actor breach.Actor, incidentID s
 
 // VerifyAudit recomputes the audit chain and names the first row that does not match.
 func (s *Service) VerifyAudit(ctx context.Context, actor breach.Actor) (store.AuditVerification, error) {
+	return s.VerifyAuditAnchor(ctx, actor, nil)
+}
+
+// VerifyAuditAnchor also requires the row with the anchor hash (a head hash
+// the auditor kept outside the database) to be in the chain.
+func (s *Service) VerifyAuditAnchor(ctx context.Context, actor breach.Actor, anchor []byte) (store.AuditVerification, error) {
 	if err := s.authorize(ctx, actor, "", "verify the audit log", breach.RoleAuditor, breach.RoleAdmin, breach.RoleDPO); err != nil {
 		return store.AuditVerification{}, err
 	}
-	return s.Store.VerifyAudit(ctx)
+	return s.Store.VerifyAuditAnchor(ctx, anchor)
 }
 
 // Register is the Art. 33(5) register: every incident, notified or not.

@@ -57,6 +57,11 @@ type AuditVerification struct {
 	OK         bool   `json:"ok"`
 	FirstBadID int64  `json:"first_bad_id,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+	// HeadID and HeadHash name the last row of the verified chain. The chain
+	// alone cannot show that rows were removed at its end: an auditor keeps the
+	// head hash outside the database and later verifies with it as an anchor.
+	HeadID   int64  `json:"head_id,omitempty"`
+	HeadHash string `json:"head_hash,omitempty"` // hex
 }
 
 // genesis is the previous hash of the first row.
@@ -239,7 +244,16 @@ func (s *Store) AuditLog(ctx context.Context, incidentID string) ([]AuditRow, er
 // VerifyAudit recomputes the whole chain, streaming the rows in one snapshot,
 // and names the first row whose hash or link does not match.
 func (s *Store) VerifyAudit(ctx context.Context) (AuditVerification, error) {
+	return s.VerifyAuditAnchor(ctx, nil)
+}
+
+// VerifyAuditAnchor is VerifyAudit that also requires the row whose hash is
+// anchor (a head hash kept outside the database by an auditor) to be in the
+// verified chain: rows removed at the end, up to and including the anchored
+// one, are then detected too. A nil anchor checks the chain alone.
+func (s *Store) VerifyAuditAnchor(ctx context.Context, anchor []byte) (AuditVerification, error) {
 	var v AuditVerification
+	anchorFound := anchor == nil
 	tx, err := s.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return v, fmt.Errorf("store: verify audit: %w", err)
@@ -281,9 +295,17 @@ func (s *Store) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 			continue
 		}
 		expectPrev = hash
+		v.HeadID, v.HeadHash = r.ID, r.Hash
+		if !anchorFound && bytes.Equal(hash, anchor) {
+			anchorFound = true
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return v, fmt.Errorf("store: verify audit: %w", err)
+	}
+	if v.FirstBadID == 0 && !anchorFound {
+		v.FirstBadID = v.HeadID + 1
+		v.Reason = "the anchored row is not in the chain: rows were removed at its end, or the chain was rewritten"
 	}
 	v.OK = v.FirstBadID == 0
 	return v, nil
@@ -309,4 +331,17 @@ func (s *Store) RecordRejection(ctx context.Context, incidentID string, actor br
 		return fmt.Errorf("store: record rejection: %w", err)
 	}
 	return nil
+}
+
+// ParseAuditHash reads a row hash (64 hexadecimal digits) given as an anchor;
+// field names the input in the error. Empty means no anchor.
+func ParseAuditHash(field, s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != sha256.Size {
+		return nil, breach.Invalid(field, "must be a head hash: 64 hexadecimal digits")
+	}
+	return b, nil
 }
