@@ -323,14 +323,5 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if old, err := r.Cookie(s.sessionCookie()); err == nil && old.Value != "" {
-		_ = s.app.SignOut(r.Context(), sess.User.Actor(), old.Value)
-	}
-	s.setCookie(w, s.preCookie(), "", -1)
-	s.setCookie(w, s.sessionCookie(), sess.Token, int(s.policy.Lifetime.Seconds()))
-	next := f.Next
-	if next == "/" && sess.User.Role == breach.RoleAdmin {
-		next = "/admin"
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	s.startSession(w, r, sess, f.Next)
 }

@@ -241,7 +241,13 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// A new session token at each sign-in: a token planted before cannot be used.
+	s.startSession(w, r, sess, next)
+}
+
+// startSession hands a signed-in user (local or OpenID Connect) their new
+// session cookie and sends them on. A new session token at each sign-in: a
+// token planted before cannot be used, so any previous session is ended.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess app.Session, next string) {
 	if old, err := r.Cookie(s.sessionCookie()); err == nil && old.Value != "" {
 		_ = s.app.SignOut(r.Context(), sess.User.Actor(), old.Value)
 	}
