@@ -127,18 +127,10 @@ func (s *Server) draftPage(w http.ResponseWriter, r *http.Request, in *info) {
 }
 
 func (s *Server) showDraft(w http.ResponseWriter, r *http.Request, in *info, status int, f webui.Form) {
-	id, draftID := r.PathValue("id"), r.PathValue("draft")
-	iv, err := s.app.Incident(r.Context(), in.actor, id)
-	if err != nil {
-		s.fail(w, r, err)
+	iv, d, ok := s.draftOfPath(w, r, in)
+	if !ok {
 		return
 	}
-	i := slices.IndexFunc(iv.Drafts, func(d breach.DraftVersion) bool { return d.ID == draftID })
-	if i < 0 {
-		s.fail(w, r, breach.Errorf(breach.ErrNotFound, "draft version not found"))
-		return
-	}
-	d := iv.Drafts[i]
 	names, err := s.app.Directory(r.Context(), in.actor)
 	if err != nil {
 		s.fail(w, r, err)
@@ -198,18 +190,11 @@ func (s *Server) dossier(w http.ResponseWriter, r *http.Request, in *info) {
 // decide approves a version or sends it back with a comment. The author of
 // the version sees no button; the workflow refuses them anyway (403, audited).
 func (s *Server) decide(w http.ResponseWriter, r *http.Request, in *info) {
-	id, draftID := r.PathValue("id"), r.PathValue("draft")
-	iv, err := s.app.Incident(r.Context(), in.actor, id)
-	if err != nil {
-		s.fail(w, r, err)
+	id := r.PathValue("id")
+	_, d, ok := s.draftOfPath(w, r, in)
+	if !ok {
 		return
 	}
-	i := slices.IndexFunc(iv.Drafts, func(d breach.DraftVersion) bool { return d.ID == draftID })
-	if i < 0 {
-		s.fail(w, r, breach.Errorf(breach.ErrNotFound, "draft version not found"))
-		return
-	}
-	d := iv.Drafts[i]
 	f := submitted(r.PostForm)
 	approve := r.PostForm.Get("decision") == "approve"
 	u := workflows.DecideDraftUpdate{
@@ -343,4 +328,21 @@ func (s *Server) recordFiling(w http.ResponseWriter, r *http.Request, in *info) 
 		return
 	}
 	redirect(w, r, "/incidents/"+id, "filed")
+}
+
+// draftOfPath loads the incident of the path and its draft version {draft};
+// on failure it has answered and ok is false.
+func (s *Server) draftOfPath(w http.ResponseWriter, r *http.Request, in *info) (iv app.IncidentView, d breach.DraftVersion, ok bool) {
+	draftID := r.PathValue("draft")
+	iv, err := s.app.Incident(r.Context(), in.actor, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return iv, d, false
+	}
+	i := slices.IndexFunc(iv.Drafts, func(d breach.DraftVersion) bool { return d.ID == draftID })
+	if i < 0 {
+		s.fail(w, r, breach.Errorf(breach.ErrNotFound, "draft version not found"))
+		return iv, d, false
+	}
+	return iv, iv.Drafts[i], true
 }
