@@ -139,6 +139,7 @@ func runDev(ctx context.Context, out io.Writer, cfg config.Config, temporalPort 
 		// Plain http on the developer's machine: cookies without Secure unless asked.
 		InsecureCookies: !cfg.Set["BREACH_COOKIE_SECURE"] || !cfg.CookieSecure,
 		OIDC:            oidcOptions(cfg), // sign-in through a provider (BREACH_OIDC_*), off when unset
+		InboundSecrets:  cfg.InboundSecrets,
 	}
 	w := e.NewWorker(worker.Options{})
 	if err := w.Start(); err != nil {

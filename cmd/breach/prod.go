@@ -51,6 +51,7 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*engi
 		Vault:           vlt, // contact data of affected people (BREACH_DATA_KEY)
 		InsecureCookies: !cfg.CookieSecure,
 		OIDC:            oidcOptions(cfg), // sign-in through a provider (BREACH_OIDC_*), off when unset
+		InboundSecrets:  cfg.InboundSecrets,
 	}
 	return e, func() { tc.Close(); st.Close() }, nil
 }

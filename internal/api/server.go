@@ -30,6 +30,9 @@ type Server struct {
 	// Codec serves the Temporal payload codec endpoint (encode/decode) to
 	// authenticated users of the Temporal UI and CLI; nil disables it.
 	Codec http.Handler
+	// InboundSecrets verify the organisation's signed webhooks (signed.go);
+	// none: those endpoints answer 401.
+	InboundSecrets [][]byte
 }
 
 // Handler returns the routes.

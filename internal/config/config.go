@@ -44,6 +44,9 @@ type Config struct {
 
 	PayloadKey string // key spec, see codec.ParseKeys
 	DataKey    string // key spec, same format
+	// InboundSecrets verify the signed webhooks the organisation sends to the
+	// engine (reset completions, abuse signals); several while rotating.
+	InboundSecrets [][]byte
 
 	LogFormat string // "text" or "json"
 	LogLevel  slog.Level
@@ -169,6 +172,22 @@ var Vars = []Var{
 			"format as BREACH_PAYLOAD_KEY; use a different key. Required by serve and worker; to rotate, put the new key " +
 			"first and keep the old ones after it (see internal/vault).",
 		set: func(c *Config, v string) error { c.DataKey = v; return validKeySpec(v) }},
+
+	{Name: "BREACH_INBOUND_SECRET", Secret: true, File: true, Group: "Encryption",
+		Desc: "Secret(s) the organisation signs its webhooks to the engine with (reset completions, abuse signals): " +
+			"HMAC-SHA256 over the timestamp and body in the Breach-Signature header (t=...,v1=...). Comma-separated " +
+			"while rotating, each at least 32 characters; unset: those endpoints answer 401.",
+		set: func(c *Config, v string) error {
+			c.InboundSecrets = nil
+			for i, s := range strings.Split(v, ",") {
+				s = strings.TrimSpace(s)
+				if len(s) < 32 {
+					return fmt.Errorf("secret %d is shorter than 32 characters", i+1)
+				}
+				c.InboundSecrets = append(c.InboundSecrets, []byte(s))
+			}
+			return nil
+		}},
 
 	{Name: "BREACH_LOG_FORMAT", Default: "text", Group: "Logging",
 		Desc: "text or json (use json in production).",

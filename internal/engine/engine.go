@@ -54,6 +54,9 @@ type Engine struct {
 	// task queue (NewDeliveryWorker); a zero MaxConcurrentActivityExecutionSize
 	// becomes the Mailer's number of connections: one batch per connection.
 	DeliveryOptions worker.Options
+	// InboundSecrets verify the webhooks the organisation signs
+	// (BREACH_INBOUND_SECRET): reset completions, abuse signals.
+	InboundSecrets [][]byte
 }
 
 // DataConverter is the payload converter every client and worker of the engine
@@ -75,7 +78,7 @@ func (e *Engine) App() *app.Service {
 // /api/v1, the codec endpoint for authenticated users of the Temporal UI and
 // CLI under /codec/, and the web pages everywhere else.
 func (e *Engine) Handler() http.Handler {
-	srv := &api.Server{App: e.App(), Store: e.Store, Logger: e.Logger}
+	srv := &api.Server{App: e.App(), Store: e.Store, Logger: e.Logger, InboundSecrets: e.InboundSecrets}
 	srv.Codec = codec.Handler(e.Codec, codec.HandlerOptions{Authenticate: srv.Authenticate, CORSOrigin: e.CORSOrigin})
 	api := srv.Handler()
 	mux := http.NewServeMux()
