@@ -61,7 +61,7 @@ func (s *Service) ImportPeople(ctx context.Context, actor breach.Actor, incident
 		return res, fileError(err)
 	}
 	res.Format, res.Gzip = r.Format(), r.Compressed()
-	res.ImportResult, err = s.Store.ImportPeople(ctx, actor, incidentID, rows(r), s.Vault, store.ImportOptions{SkipInvalid: in.SkipInvalid})
+	res.ImportResult, err = s.Store.ImportPeopleBatches(ctx, actor, incidentID, rows(r), s.Vault, store.ImportOptions{SkipInvalid: in.SkipInvalid})
 	res.Encoding = r.Encoding()
 	if err != nil {
 		return res, err
@@ -73,27 +73,65 @@ func (s *Service) ImportPeople(ctx context.Context, actor breach.Actor, incident
 	return res, nil
 }
 
-// rows adapts the reader to the store: rejected rows travel as rows with a
-// reason, a file that cannot be read on stops the import.
-func rows(r *people.Reader) iter.Seq2[store.PersonRow, error] {
-	return func(yield func(store.PersonRow, error) bool) {
-		for p, err := range r.All() {
+// importBatch is how many rows of the file travel together to the import's
+// workers.
+const importBatch = 512
+
+// rows adapts the reader to the store: this goroutine only reads and splits
+// records; each batch is normalised by Prepare on one of the import's
+// workers. Rejected rows travel as rows with a reason; a file that cannot be
+// read on stops the import.
+func rows(r *people.Reader) iter.Seq2[store.RowBatch, error] {
+	return func(yield func(store.RowBatch, error) bool) {
+		raws := make([]people.Raw, 0, importBatch)
+		flush := func() bool {
+			batch := raws
+			raws = make([]people.Raw, 0, importBatch)
+			return yield(store.RowBatch{Prepare: func(b *store.RowBatch) {
+				b.Rows = make([]store.PersonRow, len(batch))
+				for i := range batch {
+					b.Rows[i] = personRow(batch[i].Normalize())
+				}
+			}}, nil)
+		}
+		for {
+			raw, err := r.NextRaw()
 			var re *people.RowError
 			switch {
 			case err == nil:
-				if !yield(store.PersonRow{Line: p.Line, Email: p.Email, Name: p.Name, Phone: p.Phone, Language: p.Language, AccountID: p.AccountID}, nil) {
-					return
+				raws = append(raws, raw)
+			case errors.Is(err, io.EOF):
+				if len(raws) > 0 {
+					flush()
 				}
+				return
 			case errors.As(err, &re):
-				if !yield(store.PersonRow{Line: re.Line, Reject: re.Reason}, nil) {
-					return
-				}
+				// A row the reader refused keeps its place in line order:
+				// normalising it yields the same reject.
+				raws = append(raws, people.Rejected(re))
 			default:
-				yield(store.PersonRow{}, fileError(err))
+				if len(raws) == 0 || flush() {
+					yield(store.RowBatch{}, fileError(err))
+				}
+				return
+			}
+			if len(raws) == importBatch && !flush() {
 				return
 			}
 		}
 	}
+}
+
+// personRow is a normalised row as the store takes it.
+func personRow(p people.Person, err error) store.PersonRow {
+	var re *people.RowError
+	if errors.As(err, &re) {
+		return store.PersonRow{Line: re.Line, Reject: re.Reason}
+	}
+	if err != nil { // Normalize fails only with *RowError
+		return store.PersonRow{Line: p.Line, Reject: err.Error()}
+	}
+	return store.PersonRow{Line: p.Line, Email: p.Email, Name: p.Name, Phone: p.Phone, Language: p.Language, AccountID: p.AccountID}
 }
 
 // fileError names the line of a file that cannot be read; other errors (the

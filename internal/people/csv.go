@@ -319,20 +319,20 @@ func (c *csvReader) readRecord(ncols int) (start int64, bad string, err error) {
 	}
 }
 
-func (c *csvReader) next() (Person, error) {
+func (c *csvReader) next() (Raw, error) {
 	start, bad, err := c.readRecord(len(c.cols))
 	if err != nil {
-		return Person{}, err
+		return Raw{}, err
 	}
 	if bad != "" {
-		return Person{}, &RowError{Line: start, Reason: bad}
+		return Raw{}, &RowError{Line: start, Reason: bad}
 	}
 	if c.nfields != len(c.cols) {
-		return Person{}, &RowError{Line: start, Reason: fmt.Sprintf("wrong column count: %d fields, the header has %d", c.nfields, len(c.cols))}
+		return Raw{}, &RowError{Line: start, Reason: fmt.Sprintf("wrong column count: %d fields, the header has %d", c.nfields, len(c.cols))}
 	}
 	convert, err := c.enc.check(c.buf)
 	if err != nil {
-		return Person{}, &RowError{Line: start, Reason: reasonOf(err)}
+		return Raw{}, &RowError{Line: start, Reason: reasonOf(err)}
 	}
 	var rp rawPerson
 	if convert {
@@ -349,7 +349,7 @@ func (c *csvReader) next() (Person, error) {
 		}
 	}
 	rp.hasName, rp.hasFirstLast = c.seen[colName], c.seen[colFirstName] || c.seen[colLastName]
-	return rp.normalize(start)
+	return Raw{line: start, rp: rp}, nil
 }
 
 // rawPerson is a row's fields as read, before normalisation.

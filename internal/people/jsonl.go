@@ -61,15 +61,15 @@ func (j *jsonlReader) readLine() (over bool, err error) {
 	}
 }
 
-func (j *jsonlReader) next() (Person, error) {
+func (j *jsonlReader) next() (Raw, error) {
 	for {
 		over, err := j.readLine()
 		if err != nil {
-			return Person{}, err
+			return Raw{}, err
 		}
 		line := j.line
 		if over {
-			return Person{}, &RowError{Line: line, Reason: fmt.Sprintf("oversize line (longer than %d bytes)", MaxRecordBytes)}
+			return Raw{}, &RowError{Line: line, Reason: fmt.Sprintf("oversize line (longer than %d bytes)", MaxRecordBytes)}
 		}
 		raw := bytes.TrimSpace(j.buf)
 		if len(raw) == 0 {
@@ -77,12 +77,14 @@ func (j *jsonlReader) next() (Person, error) {
 		}
 		convert, err := j.enc.check(raw)
 		if err != nil {
-			return Person{}, &RowError{Line: line, Reason: reasonOf(err)}
+			return Raw{}, &RowError{Line: line, Reason: reasonOf(err)}
 		}
 		if convert {
 			raw = []byte(j.enc.text(raw, true))
+		} else {
+			raw = bytes.Clone(raw) // j.buf is reused for the next line
 		}
-		return decodeJSONRow(line, raw)
+		return Raw{line: line, json: raw}, nil
 	}
 }
 

@@ -36,7 +36,16 @@ func invisible(r rune) bool {
 
 // checkText refuses invalid UTF-8, control and invisible characters.
 func checkText(col, s string) error {
-	for _, r := range s {
+	i := 0
+	for ; i < len(s) && s[i] < utf8.RuneSelf; i++ { // ASCII: only controls to refuse
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			break
+		}
+	}
+	if i == len(s) {
+		return nil
+	}
+	for _, r := range s[i:] {
 		switch {
 		case r == utf8.RuneError:
 			// Invalid UTF-8, a replacement character, or a byte that

@@ -27,7 +27,7 @@ type Reader struct {
 	format     Format
 	compressed bool
 	enc        encoding
-	next       func() (Person, error)
+	next       func() (Raw, error)
 	gz         *gzip.Reader
 	done       bool
 }
@@ -104,22 +104,63 @@ func (r *Reader) Encoding() string {
 // again for the following one. io.EOF ends the file; any other error (a
 // *FileError, a read error) ends reading.
 func (r *Reader) Next() (Person, error) {
-	if r.done {
-		return Person{}, io.EOF
+	raw, err := r.NextRaw()
+	if err != nil {
+		return Person{}, err
 	}
-	p, err := r.next()
+	return raw.Normalize()
+}
+
+// Raw is a row as read from the file (its record split into fields, its
+// encoding checked and converted), not yet normalised.
+type Raw struct {
+	line int64
+	rp   rawPerson
+	json []byte // a JSON Lines row: decoded by Normalize
+	err  *RowError
+}
+
+// Line is where the row starts in the file.
+func (r *Raw) Line() int64 { return r.line }
+
+// Normalize checks and normalises the row as Next does: the person, or a
+// *RowError. It depends on nothing but the row, so rows may be normalised on
+// other goroutines than the one reading the file (the import does so on
+// every core).
+func (r *Raw) Normalize() (Person, error) {
+	if r.err != nil {
+		return Person{}, r.err
+	}
+	if r.json != nil {
+		return decodeJSONRow(r.line, r.json)
+	}
+	return r.rp.normalize(r.line)
+}
+
+// Rejected is a row the reader refused, as a Raw whose Normalize returns
+// that refusal: it keeps its place among the rows normalised elsewhere.
+func Rejected(e *RowError) Raw { return Raw{line: e.Line, err: e} }
+
+// NextRaw is Next without the normalisation: the next row as read, with
+// the same errors (a row the reader itself rejects, such as a wrong column
+// count or bad quoting, is a *RowError).
+func (r *Reader) NextRaw() (Raw, error) {
+	if r.done {
+		return Raw{}, io.EOF
+	}
+	raw, err := r.next()
 	if err != nil {
 		var re *RowError
 		if errors.As(err, &re) {
-			return Person{}, re
+			return Raw{}, re
 		}
 		r.done = true
 		if errors.Is(err, io.EOF) {
-			return Person{}, io.EOF
+			return Raw{}, io.EOF
 		}
-		return Person{}, r.wrapErr(err)
+		return Raw{}, r.wrapErr(err)
 	}
-	return p, nil
+	return raw, nil
 }
 
 // All iterates over the file: each person with a nil error, each rejected

@@ -59,6 +59,10 @@ type Config struct {
 	// Ephemeral trades durability for speed (fsync off): for test clusters
 	// whose data is thrown away.
 	Ephemeral bool
+	// Settings are more server settings, "name=value" each, given after
+	// (and so over) the defaults above: the benchmarks size the server as
+	// production would (shared_buffers), where tests keep it small.
+	Settings []string
 	// StartTimeout bounds how long Start waits for the server to accept
 	// connections; 0 means 60 seconds.
 	StartTimeout time.Duration
@@ -338,6 +342,9 @@ func (c *Cluster) start(ctx context.Context, port int, cfg Config) error {
 			"-c", "full_page_writes=off",
 			"-c", "shared_buffers=32MB",
 		)
+	}
+	for _, kv := range cfg.Settings {
+		args = append(args, "-c", kv)
 	}
 	// Not CommandContext: the server outlives Start's context.
 	cmd := exec.Command(filepath.Join(c.bin, "postgres"), args...)

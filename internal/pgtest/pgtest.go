@@ -49,6 +49,12 @@ const EnvURL = "TEST_DATABASE_URL"
 
 const dirPattern = "breach-pgtest-"
 
+// Settings are server settings ("name=value") for the private cluster, set
+// by a package's TestMain before Main; ignored with TEST_DATABASE_URL. The
+// tests run with small defaults (many clusters at once); the benchmarks size
+// the server as a production one would be.
+var Settings []string
+
 type server struct {
 	url      string // as given, or the private cluster's postgres database
 	admin    *pgxpool.Pool
@@ -133,7 +139,7 @@ func setup() (*server, error) {
 			return s, err
 		}
 		s.dir = dir
-		c, err := pgcluster.Start(ctx, pgcluster.Config{Dir: dir, Ephemeral: true})
+		c, err := pgcluster.Start(ctx, pgcluster.Config{Dir: dir, Ephemeral: true, Settings: Settings})
 		if err != nil {
 			_ = os.RemoveAll(dir)
 			s.dir = ""

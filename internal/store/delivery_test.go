@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,8 +36,13 @@ func newDeliveryFixture(t *testing.T, n int64, risk breach.Risk) *deliveryFixtur
 	if err != nil {
 		t.Fatal(err)
 	}
-	// People rows as the import makes them; the ledger needs only IDs and
-	// languages, the sealed columns stay empty.
+	// People rows as the import makes them, in the incident's partition
+	// (migration 010); the ledger needs only IDs and languages, the sealed
+	// columns stay empty.
+	part := pgx.Identifier{"people_" + strings.ReplaceAll(inc.ID, "-", "")}.Sanitize()
+	if _, err := st.Pool.Exec(ctx, `CREATE TABLE `+part+` PARTITION OF people FOR VALUES IN ('`+inc.ID+`')`); err != nil {
+		t.Fatal(err)
+	}
 	_, err = st.Pool.Exec(ctx, `INSERT INTO people (incident_id, id, email_index, key_id, language)
 		SELECT $1, g, sha256(g::text::bytea), 'k1', CASE WHEN g % 3 = 0 THEN 'en' ELSE 'fr' END
 		FROM generate_series(1, $2::bigint) g`, inc.ID, n)

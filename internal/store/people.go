@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,7 +83,9 @@ type ImportResult struct {
 //
 // Every row is written once, into its final place: a staging table and an
 // INSERT .. SELECT would write it twice, and at millions of rows the table's
-// own costs (its foreign key and two indexes) dominate anyway. De-duplication
+// own costs dominate anyway. The first import of an incident loads its own
+// bare partition and builds the keys once at the end (preparePartition,
+// buildKeys, attach); later ones load the attached partition row by row. De-duplication
 // happens before COPY, on a set of 64-bit prefixes of the blind indexes of
 // the people already in the incident and of the rows seen so far: 8 to 16
 // bytes per person, never the rows themselves (64 MB for 4.8 million). A row
@@ -97,8 +100,8 @@ type ImportResult struct {
 const importBatch = 512
 
 // copyWindow is how many rows COPY receives sorted by blind index and
-// numbered in that order (the windower in importer.run): the unique index on
-// (incident_id, email_index) then takes each window in key order, one pass
+// numbered in that order (the windower in importer.run): in a later import
+// into the incident, the unique index on email_index takes each window in key order, one pass
 // over its pages instead of a random page per row, which keeps a load of
 // millions of people from slowing down as that index outgrows the database's
 // cache. IDs stay dense and follow the file window by window; the heap, the
@@ -127,6 +130,40 @@ const peopleLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('breach/peo
 // rows is consumed on another goroutine; it may yield an error to stop the
 // import (a file that cannot be read on), which is returned.
 func (s *Store) ImportPeople(ctx context.Context, actor breach.Actor, incidentID string, rows iter.Seq2[PersonRow, error], v *vault.Vault, opts ImportOptions) (ImportResult, error) {
+	return s.ImportPeopleBatches(ctx, actor, incidentID, func(yield func(RowBatch, error) bool) {
+		b := RowBatch{Rows: make([]PersonRow, 0, importBatch)}
+		for row, err := range rows {
+			if err != nil {
+				yield(RowBatch{}, err)
+				return
+			}
+			b.Rows = append(b.Rows, row)
+			if len(b.Rows) == importBatch {
+				if !yield(b, nil) {
+					return
+				}
+				b = RowBatch{Rows: make([]PersonRow, 0, importBatch)}
+			}
+		}
+		if len(b.Rows) > 0 {
+			yield(b, nil)
+		}
+	}, v, opts)
+}
+
+// RowBatch is consecutive rows of a file, in line order. With Prepare set,
+// Rows may be empty until Prepare fills it (normalising what the reader
+// read): the import calls Prepare on one of its workers, so that the work
+// per row runs on every core while the file is read on one.
+type RowBatch struct {
+	Rows    []PersonRow
+	Prepare func(*RowBatch)
+}
+
+// ImportPeopleBatches is ImportPeople over batches of rows (the server's
+// import path: app.Service.ImportPeople reads the file into batches that
+// the import's workers normalise).
+func (s *Store) ImportPeopleBatches(ctx context.Context, actor breach.Actor, incidentID string, rows iter.Seq2[RowBatch, error], v *vault.Vault, opts ImportOptions) (ImportResult, error) {
 	res := ImportResult{Rejects: []Reject{}}
 	if v == nil {
 		return res, errors.New("store: import people: no data key (vault)")
@@ -147,18 +184,21 @@ func (s *Store) ImportPeople(ctx context.Context, actor breach.Actor, incidentID
 	if err := checkPeopleOpen(ctx, tx, incidentID); err != nil {
 		return res, fmt.Errorf("store: import people: %w", err)
 	}
-	var maxID int64
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM people WHERE incident_id = $1`, incidentID).Scan(&maxID); err != nil {
-		return res, fmt.Errorf("store: import people: highest id: %w", err)
+	imp := &importer{tx: tx, incident: incident, keyID: v.KeyID(), part: peoplePartition(incident)}
+	if err := imp.preparePartition(ctx); err != nil {
+		return res, fmt.Errorf("store: import people: %w", err)
 	}
+	var maxID int64
 	seen := newPrefixSet()
-	if maxID > 0 {
+	if !imp.fresh {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM people WHERE incident_id = $1`, incidentID).Scan(&maxID); err != nil {
+			return res, fmt.Errorf("store: import people: highest id: %w", err)
+		}
 		if err := seen.load(ctx, tx, incidentID); err != nil {
 			return res, fmt.Errorf("store: import people: read the people already loaded: %w", err)
 		}
 	}
 
-	imp := &importer{tx: tx, incident: incident, keyID: v.KeyID()}
 	direct, err := imp.run(ctx, rows, v, seen, maxID, opts, &res)
 	if err != nil {
 		return res, err
@@ -168,10 +208,20 @@ func (s *Store) ImportPeople(ctx context.Context, actor breach.Actor, incidentID
 		return res, breach.Invalid("file", "%d row(s) rejected, nothing imported (first: line %d: %s); fix the file or import with skip-invalid",
 			res.Rejected, first.Line, first.Reason)
 	}
+	if imp.fresh {
+		if err := imp.buildKeys(ctx); err != nil {
+			return res, fmt.Errorf("store: import people: %w", err)
+		}
+	}
 	var fromStaging int64
 	if imp.staged > 0 {
 		if fromStaging, err = imp.mergeStaged(ctx, incidentID, maxID+direct); err != nil {
 			return res, err
+		}
+	}
+	if imp.fresh {
+		if err := imp.attach(ctx); err != nil {
+			return res, fmt.Errorf("store: import people: %w", err)
 		}
 	}
 	res.Loaded = direct + fromStaging
@@ -294,13 +344,12 @@ func (s *prefixSet) load(ctx context.Context, tx pgx.Tx, incidentID string) erro
 // importRow is a row on its way to COPY.
 type importRow struct {
 	line   int64
-	direct bool  // false: a possible duplicate, for the staging table
-	id     int64 // given by the windower
+	reject string // why the parser refused the row: counted, never loaded
+	id     int64  // given by the orderer
 	index  []byte
 	others [][]byte // the index under each older key of the ring
 	lang   string
-	plain  [4]string // email, full_name, phone, account_id, until sealed
-	sealed [4][]byte
+	sealed [4][]byte // email, full_name, phone, account_id
 }
 
 var sealedColumns = [4]vault.Column{vault.Email, vault.FullName, vault.Phone, vault.AccountID}
@@ -309,73 +358,111 @@ type importer struct {
 	tx       pgx.Tx
 	incident uuid.UUID
 	keyID    string
-	staging  bool  // the staging table exists
-	staged   int64 // rows copied to it
+	part     string // the incident's partition of people (peoplePartition)
+	fresh    bool   // part was made by this import: not yet indexed nor attached
+	staging  bool   // the staging table exists
+	staged   int64  // rows copied to it
 }
 
-// run streams the rows into people and returns how many were copied there;
-// possible duplicates are copied to the staging table (imp.staged).
-func (imp *importer) run(ctx context.Context, rows iter.Seq2[PersonRow, error], v *vault.Vault, seen *prefixSet, maxID int64, opts ImportOptions, res *ImportResult) (int64, error) {
+// peoplePartition names an incident's partition of people (migration 012):
+// people_ and the incident ID's 32 hex digits.
+func peoplePartition(incident uuid.UUID) string {
+	return "people_" + strings.ReplaceAll(incident.String(), "-", "")
+}
+
+// preparePartition finds the incident's partition of people, or makes it for
+// the first import: a bare table like people, constrained to the incident so
+// that attaching it needs no scan, loaded without an index to maintain row by
+// row (buildKeys and attach finish it before the import commits). Called
+// under the incident's people lock: two imports never race here.
+func (imp *importer) preparePartition(ctx context.Context) error {
+	var exists bool
+	if err := imp.tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, imp.part).Scan(&exists); err != nil {
+		return fmt.Errorf("find the incident's partition: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	part := pgx.Identifier{imp.part}.Sanitize()
+	if _, err := imp.tx.Exec(ctx, `CREATE TABLE `+part+` (LIKE people INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+		ALTER TABLE `+part+` ADD CONSTRAINT `+pgx.Identifier{imp.part + "_incident"}.Sanitize()+
+		` CHECK (incident_id = '`+imp.incident.String()+`')`); err != nil {
+		return fmt.Errorf("make the incident's partition: %w", err)
+	}
+	imp.fresh = true
+	return nil
+}
+
+// buildKeys gives a freshly loaded partition the keys every partition of
+// people has (migration 010): PRIMARY KEY (id) and UNIQUE (email_index), each
+// built by one sort of the loaded rows (far cheaper than inserting every row
+// into them one by one, above all the blind index, whose keys are random).
+// The staged rows (possible duplicates) are merged after this, through them.
+func (imp *importer) buildKeys(ctx context.Context) error {
+	part := pgx.Identifier{imp.part}.Sanitize()
+	if _, err := imp.tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB';
+		ALTER TABLE `+part+` ADD PRIMARY KEY (id), ADD UNIQUE (email_index)`); err != nil {
+		return fmt.Errorf("build the partition's keys: %w", mapErr(err))
+	}
+	return nil
+}
+
+// attach makes a fresh partition part of people. Its keys become the
+// partitions of people's keys, and the foreign key to incidents is checked by
+// one query over the partition instead of a trigger per row.
+func (imp *importer) attach(ctx context.Context) error {
+	if _, err := imp.tx.Exec(ctx, `ALTER TABLE people ATTACH PARTITION `+pgx.Identifier{imp.part}.Sanitize()+
+		` FOR VALUES IN ('`+imp.incident.String()+`')`); err != nil {
+		return fmt.Errorf("attach the incident's partition: %w", mapErr(err))
+	}
+	return nil
+}
+
+// run streams the batches into people and returns how many rows were copied
+// there; possible duplicates are copied to the staging table (imp.staged).
+//
+//	reader (this file's batches, in line order, on one goroutine)
+//	  -> workers, one per core: Prepare (normalisation), blind index, seal
+//	  -> orderer: batches back in line order; rejects counted, duplicates
+//	     found on the prefix set (the first row of an email, by line, is
+//	     kept), windows sorted by blind index and numbered
+//	  -> COPY (this goroutine)
+//
+// Only reading the bytes and the ordered bookkeeping are serial: the work per
+// row (normalising, two HMACs, four seals) runs on every core.
+func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error], v *vault.Vault, seen *prefixSet, maxID int64, opts ImportOptions, res *ImportResult) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := max(1, runtime.GOMAXPROCS(0))
-	work := make(chan []importRow, workers*2)
-	sealed := make(chan []importRow, workers*2)
+	type job struct {
+		seq  int
+		b    RowBatch
+		rows []importRow
+	}
+	work := make(chan *job, workers*2)
+	sealed := make(chan *job, workers*2)
+	// Set by the orderer at the first reject without SkipInvalid: nothing
+	// will load, the workers stop sealing (the rows after it, in line order,
+	// are only checked for more rejects).
+	var loadNothing atomic.Bool
 
 	var readErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // the dispatcher: index, de-duplicate, number, in line order
+	go func() { // the reader
 		defer wg.Done()
 		defer close(work)
-		s := v.Sealer(imp.incident)
-		batch := make([]importRow, 0, importBatch)
-		for row, err := range rows {
+		seq := 0
+		for b, err := range batches {
 			if err != nil {
 				readErr = err
 				return
 			}
-			if row.Reject != "" {
-				res.Rejected++
-				if len(res.Rejects) < opts.MaxRejects {
-					res.Rejects = append(res.Rejects, Reject{Line: row.Line, Reason: row.Reject})
-				} else {
-					res.RejectsTruncated = true
-				}
-				continue
-			}
-			if res.Rejected > 0 && !opts.SkipInvalid {
-				continue // nothing will load: only look for the other rejects
-			}
-			lang := string(row.Language)
-			if lang == "" {
-				lang = string(breach.French)
-			}
-			r := importRow{line: row.Line, index: s.Index(row.Email), others: s.OtherIndexes(row.Email), lang: lang,
-				plain: [4]string{row.Email, row.Name, row.Phone, row.AccountID}}
-			p := prefix(r.index)
-			dup := seen.has(p)
-			for _, o := range r.others {
-				dup = dup || seen.has(prefix(o))
-			}
-			if !dup {
-				seen.add(p)
-				r.direct = true
-			}
-			batch = append(batch, r)
-			if len(batch) == importBatch {
-				select {
-				case work <- batch:
-				case <-ctx.Done():
-					return
-				}
-				batch = make([]importRow, 0, importBatch)
-			}
-		}
-		if len(batch) > 0 {
 			select {
-			case work <- batch:
+			case work <- &job{seq: seq, b: b}:
+				seq++
 			case <-ctx.Done():
+				return
 			}
 		}
 	}()
@@ -385,18 +472,31 @@ func (imp *importer) run(ctx context.Context, rows iter.Seq2[PersonRow, error], 
 		go func() {
 			defer sealers.Done()
 			s := v.Sealer(imp.incident)
-			for batch := range work {
-				for i := range batch {
-					r := &batch[i]
-					for c, plain := range r.plain {
+			for j := range work {
+				if j.b.Prepare != nil {
+					j.b.Prepare(&j.b)
+				}
+				j.rows = make([]importRow, len(j.b.Rows))
+				for i := range j.b.Rows {
+					row, r := &j.b.Rows[i], &j.rows[i]
+					r.line, r.reject = row.Line, row.Reject
+					if r.reject != "" || loadNothing.Load() {
+						continue
+					}
+					r.lang = string(row.Language)
+					if r.lang == "" {
+						r.lang = string(breach.French)
+					}
+					r.index, r.others = s.Index(row.Email), s.OtherIndexes(row.Email)
+					for c, plain := range [4]string{row.Email, row.Name, row.Phone, row.AccountID} {
 						if plain != "" {
 							r.sealed[c] = s.Seal(r.index, sealedColumns[c], plain)
 						}
-						r.plain[c] = ""
 					}
 				}
+				j.b = RowBatch{} // the clear values go as soon as they are sealed
 				select {
-				case sealed <- batch:
+				case sealed <- j:
 				case <-ctx.Done():
 					return
 				}
@@ -405,7 +505,7 @@ func (imp *importer) run(ctx context.Context, rows iter.Seq2[PersonRow, error], 
 	}
 	go func() { sealers.Wait(); close(sealed) }()
 
-	// The windower sorts and numbers the next window while COPY sends the
+	// The orderer sorts and numbers the next window while COPY sends the
 	// one before.
 	windows := make(chan copyChunk, 1)
 	wg.Add(1)
@@ -430,16 +530,48 @@ func (imp *importer) run(ctx context.Context, rows iter.Seq2[PersonRow, error], 
 				return false
 			}
 		}
-		for batch := range sealed {
-			for i := range batch {
-				r := &batch[i]
-				if r.direct {
-					w.rows = append(w.rows, r)
-				} else {
-					w.held = append(w.held, r)
+		pending := map[int]*job{} // sealed ahead of their turn
+		next := 0
+		for j := range sealed {
+			pending[j.seq] = j
+			for {
+				j, ok := pending[next]
+				if !ok {
+					break
 				}
-				if (len(w.rows) >= size || len(w.held) >= stageFlush) && !send() {
-					return
+				delete(pending, next)
+				next++
+				for i := range j.rows {
+					r := &j.rows[i]
+					if r.reject != "" {
+						res.Rejected++
+						if len(res.Rejects) < opts.MaxRejects {
+							res.Rejects = append(res.Rejects, Reject{Line: r.line, Reason: r.reject})
+						} else {
+							res.RejectsTruncated = true
+						}
+						if !opts.SkipInvalid {
+							loadNothing.Store(true)
+						}
+						continue
+					}
+					if res.Rejected > 0 && !opts.SkipInvalid {
+						continue // nothing will load: only look for the other rejects
+					}
+					p := prefix(r.index)
+					dup := seen.has(p)
+					for _, o := range r.others {
+						dup = dup || seen.has(prefix(o))
+					}
+					if dup {
+						w.held = append(w.held, r)
+					} else {
+						seen.add(p)
+						w.rows = append(w.rows, r)
+					}
+					if (len(w.rows) >= size || len(w.held) >= stageFlush) && !send() {
+						return
+					}
 				}
 			}
 		}
@@ -449,7 +581,7 @@ func (imp *importer) run(ctx context.Context, rows iter.Seq2[PersonRow, error], 
 	}()
 
 	src := &peopleStream{ctx: ctx, ch: windows, incident: imp.incident, keyID: imp.keyID}
-	copySQL := `COPY people (` + strings.Join(peopleCopyColumns, ", ") + `) FROM STDIN (FORMAT binary)`
+	copySQL := `COPY ` + pgx.Identifier{imp.part}.Sanitize() + ` (` + strings.Join(peopleCopyColumns, ", ") + `) FROM STDIN (FORMAT binary)`
 	conn := imp.tx.Conn().PgConn()
 	var direct int64
 	var copyErr error
@@ -634,22 +766,24 @@ func (imp *importer) stage(ctx context.Context, held []*importRow) error {
 // before, under any key) on that person, and loads the others, the first of
 // each email, with IDs after afterID. It returns how many it loaded.
 func (imp *importer) mergeStaged(ctx context.Context, incidentID string, afterID int64) (int64, error) {
-	// Equality joins on the unique index (incident_id, email_index): one
+	// Equality joins on the partition's unique index (email_index): one
 	// probe per staged index, whatever the planner knows of a table filled
-	// a moment ago.
+	// a moment ago. Both statements name the partition: a fresh one is not
+	// attached to people yet.
+	part := pgx.Identifier{imp.part}.Sanitize()
 	if _, err := imp.tx.Exec(ctx, `
 		WITH hits AS (
 			SELECT p.id, count(*) AS n
 			FROM people_import s
 			CROSS JOIN LATERAL unnest(s.any_index) AS k(idx)
-			JOIN people p ON p.incident_id = $1 AND p.email_index = k.idx
+			JOIN `+part+` p ON p.incident_id = $1 AND p.email_index = k.idx
 			GROUP BY p.id)
-		UPDATE people p SET merged = p.merged + hits.n
+		UPDATE `+part+` p SET merged = p.merged + hits.n
 		FROM hits WHERE p.incident_id = $1 AND p.id = hits.id`, incidentID); err != nil {
 		return 0, fmt.Errorf("store: import people: merge duplicates: %w", err)
 	}
 	tag, err := imp.tx.Exec(ctx, `
-		INSERT INTO people (incident_id, id, email_index, key_id, email, full_name, phone, account_id, language, merged)
+		INSERT INTO `+part+` (incident_id, id, email_index, key_id, email, full_name, phone, account_id, language, merged)
 		SELECT $1, $2 + row_number() OVER (ORDER BY d.line), d.email_index, $3,
 		       d.email, d.full_name, d.phone, d.account_id, d.language, d.dups
 		FROM (
@@ -658,7 +792,7 @@ func (imp *importer) mergeStaged(ctx context.Context, incidentID string, afterID
 			ORDER BY email_index, line
 		) d
 		WHERE NOT EXISTS (SELECT 1 FROM unnest(d.any_index) AS k(idx)
-			JOIN people p ON p.incident_id = $1 AND p.email_index = k.idx)
+			JOIN `+part+` p ON p.incident_id = $1 AND p.email_index = k.idx)
 		ORDER BY d.line`, incidentID, afterID, imp.keyID)
 	if err != nil {
 		return 0, fmt.Errorf("store: import people: load staged rows: %w", mapErr(err))

@@ -169,7 +169,8 @@ func TestSealedColumnsHoldNoPlaintext(t *testing.T) {
 		t.Fatal(err)
 	}
 	var file []byte
-	if err := st.Pool.QueryRow(ctx, `SELECT pg_read_binary_file(pg_relation_filepath('people'))`).Scan(&file); err != nil {
+	if err := st.Pool.QueryRow(ctx, `SELECT pg_read_binary_file(pg_relation_filepath($1))`,
+		"people_"+strings.ReplaceAll(id, "-", "")).Scan(&file); err != nil {
 		t.Fatal(err)
 	}
 	if len(file) == 0 {
@@ -479,5 +480,61 @@ func TestLargeImportSpansWindows(t *testing.T) {
 	p, err = st.RecipientByEmail(ctx, v, id, "w69999@example.org")
 	if err != nil || p.PersonID <= n-32768 {
 		t.Fatalf("last row: %+v %v", p, err)
+	}
+}
+
+// The first import of an incident loads a partition of its own and gives it
+// its keys before attaching it (migration 010); a failed first import leaves
+// no partition behind, and the next one makes it again.
+func TestFirstImportMakesTheIncidentsPartitionWithItsKeys(t *testing.T) {
+	ctx := context.Background()
+	st := pgtest.NewStore(t)
+	id := newIncident(t, st, "people-partition")
+	v := dataVault(t, keySpec("k1", 1))
+	part := "people_" + strings.ReplaceAll(id, "-", "")
+	partitions := func() (n int) {
+		_ = st.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhparent = 'people'::regclass AND inhrelid::regclass::text = $1`, part).Scan(&n)
+		return n
+	}
+
+	// A rejected row: nothing loads, and the partition made on the way is gone.
+	bad := store.PersonRow{Line: 3, Reject: "email: missing"}
+	if _, err := st.ImportPeople(ctx, dpo, id, seq(person(2, "a@example.org", "A"), bad), v, store.ImportOptions{}); err == nil {
+		t.Fatal("import with a reject succeeded")
+	}
+	var exists bool
+	if err := st.Pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, part).Scan(&exists); err != nil || exists {
+		t.Fatalf("partition left after a failed import: %v %v", exists, err)
+	}
+
+	if _, err := st.ImportPeople(ctx, dpo, id, seq(person(2, "a@example.org", "A"), person(3, "b@example.org", "B")), v, store.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := partitions(); n != 1 {
+		t.Fatalf("attached partitions named %s: %d", part, n)
+	}
+	var keys []string
+	rows, err := st.Pool.Query(ctx, `SELECT pg_get_constraintdef(oid) FROM pg_constraint
+		WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype`, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		_ = rows.Scan(&k)
+		keys = append(keys, k)
+	}
+	if strings.Join(keys, "; ") != "PRIMARY KEY (id); UNIQUE (email_index)" {
+		t.Fatalf("partition keys: %v", keys)
+	}
+	// The keys hold: a second row with an ID already taken is refused.
+	_, err = st.Pool.Exec(ctx, `INSERT INTO people (incident_id, id, email_index, key_id) VALUES ($1, 1, '\x00', 'k1')`, id)
+	if err == nil {
+		t.Fatal("duplicate person ID accepted")
+	}
+	// A person of an incident that does not exist has no partition to go to.
+	_, err = st.Pool.Exec(ctx, `INSERT INTO people (incident_id, id, email_index, key_id) VALUES (gen_random_uuid(), 1, '\x00', 'k1')`)
+	if err == nil {
+		t.Fatal("person of an unknown incident accepted")
 	}
 }
