@@ -260,6 +260,9 @@ func MonitoringWorkflow(ctx workflow.Context, params MonitoringParams) error {
 			continue
 		}
 		if next := r.nextReportAt(); !now.Before(next) && next.Before(end) {
+			// Signals stored while the workflow could not be told (the API
+			// stores them first) are checked at the latest with each report.
+			r.checkSignals(ctx)
 			r.report(ctx, next, false)
 			continue
 		}
