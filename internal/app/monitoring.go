@@ -166,4 +166,3 @@ func (s *Service) MonitoringReport(ctx context.Context, actor breach.Actor, id, 
 	}
 	return s.Store.ReportHTML(ctx, id, reportID)
 }
-
