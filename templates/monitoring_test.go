@@ -95,7 +95,6 @@ func reportSummary(final bool) breach.ReportSummary {
 	return s
 }
 
-
 func TestReportGolden(t *testing.T) {
 	for _, c := range []struct {
 		name  string
