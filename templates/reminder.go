@@ -79,23 +79,7 @@ func NewReminderView(in ReminderInput) (ReminderView, error) {
 		ref = cleanLine(inc.ID, maxNameRunes)
 	}
 	v.Reference = fmt.Sprintf(r.reference, ref, in.Version)
-	dpo := inc.Controller.DPO
-	v.Contact = ContactBlock{
-		Heading:    l.contactHead,
-		DPOIntro:   fmt.Sprintf(l.dpoIntro, cleanLine(dpo.Name, maxNameRunes)),
-		EmailLabel: l.email,
-		DPOEmail:   cleanLine(dpo.Email, maxNameRunes),
-		PhoneLabel: l.phone,
-		DPOPhone:   cleanLine(dpo.Phone, maxNameRunes),
-		CNIL:       l.complainCNIL,
-	}
-	if phone := cleanLine(f.Helpline, maxNameRunes); phone != "" {
-		if hours := cleanLine(f.HelplineHours, maxNameRunes); hours != "" {
-			v.Contact.Helpline = fmt.Sprintf(l.helplineHours, phone, hours)
-		} else {
-			v.Contact.Helpline = fmt.Sprintf(l.helpline, phone)
-		}
-	}
+	v.Contact = contactBlock(l, inc.Controller.DPO, f.Helpline, f.HelplineHours)
 	return v, nil
 }
 
