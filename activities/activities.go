@@ -34,6 +34,13 @@ type Activities struct {
 	Vault    *vault.Vault
 	Identity string
 
+	// The follow-up monitoring (monitoring.go): the reminders' and reports'
+	// renderers, and what opens a complementary filing draft on the
+	// incident's GDPR regime workflow (the engine's Temporal client).
+	Reminders     ReminderRenderer
+	Reports       ReportRenderer
+	Complementary ComplementaryOpener
+
 	poolOnce sync.Once
 	conns    *connPool
 }

@@ -82,6 +82,9 @@ func (a *Activities) SeedLedger(ctx context.Context, in SeedInput) (int64, error
 		var n int64
 		key := fmt.Sprintf("%s/%d-%d", in.OpKey, from, to)
 		err := a.do(ctx, "seed ledger", key, "", in.IncidentID, &n, func(ctx context.Context, tx *store.Tx) (any, error) {
+			if in.Round > 0 {
+				return tx.SeedReminderLedger(ctx, in.IncidentID, in.SendID, in.Round, in.Letters, from, to, in.Partition)
+			}
 			return tx.SeedLedger(ctx, in.IncidentID, in.Letters, from, to, in.Partition)
 		})
 		if err != nil {
@@ -139,7 +142,7 @@ func (a *Activities) sendBatch(ctx context.Context, in SendBatchInput) (SendBatc
 	if err := checkBatch(&in); err != nil {
 		return res, err
 	}
-	scope := store.LedgerScope{IncidentID: in.IncidentID, Letters: in.Letters, From: in.From, To: in.To, Shard: in.Partition}
+	scope := store.LedgerScope{IncidentID: in.IncidentID, Letters: in.Letters, From: in.From, To: in.To, Shard: in.Partition, Round: in.Round}
 	cursor, done := max(in.Cursor, in.From), 0
 	attempt := int32(1)
 	if activity.IsActivity(ctx) {
@@ -361,9 +364,7 @@ func (b *batch) sendOne(ctx context.Context, row store.ClaimedRow, recipients ma
 		out.State, out.Response = breach.DeliveryFailed, "no contact data for this person (purged or missing)"
 		return out, nil
 	}
-	rendered, err := b.a.Letters.RenderLetter(ctx, LetterInput{
-		Incident: letter.incident, Fields: letter.Fields, Version: letter.Version, Recipient: rcpt,
-	})
+	rendered, err := b.a.renderFor(ctx, letter, rcpt)
 	if err != nil {
 		out.State, out.Response = breach.DeliveryFailed, "the letter could not be rendered for this person"
 		return out, nil
@@ -373,6 +374,11 @@ func (b *batch) sendOne(ctx context.Context, row store.ClaimedRow, recipients ma
 		return nil, err
 	}
 	out.MessageID = sender.MessageID(b.in.IncidentID, row.PersonID, letter.Version)
+	if letter.Kind == breach.LetterReminder {
+		// Its own Message-ID per round: a reminder is not the notice, and
+		// reminder 2 is not reminder 1, even under the same letter version.
+		out.MessageID = sender.KindMessageID(fmt.Sprintf("reminder%d", b.in.Round), b.in.IncidentID, row.PersonID, letter.Version)
+	}
 	dpo := letter.incident.Controller.DPO
 	msg := mail.Message{
 		MessageID: out.MessageID,
@@ -571,13 +577,36 @@ func (a *Activities) sendLetters(ctx context.Context, incidentID string, ids []s
 		if l.ApprovedAt == nil {
 			return nil, breach.Errorf(breach.ErrConflict, "letter %s version %d was never approved", l.Language, l.Version)
 		}
-		if h := a.Letters.ContentHash(inc, l.Fields, l.Version); h != l.ContentHash {
+		if h := a.contentHash(inc, l); h != l.ContentHash {
 			return nil, breach.Errorf(breach.ErrConflict,
 				"letter %s version %d renders differently from the approved version (content hash changed): not sending", l.Language, l.Version)
 		}
 		out[l.ID] = &sendLetter{LetterVersion: l, incident: inc}
 	}
 	return out, nil
+}
+
+// renderFor renders the letter of a send for one person: the notice, or a
+// reminder.
+func (a *Activities) renderFor(ctx context.Context, l *sendLetter, rcpt breach.Recipient) (RenderedLetter, error) {
+	if l.Kind == breach.LetterReminder {
+		if a.Reminders == nil || l.Reminder == nil {
+			return RenderedLetter{}, errors.New("no reminder renderer configured")
+		}
+		return a.Reminders.RenderReminder(ctx, ReminderInput{Incident: l.incident, Fields: *l.Reminder, Version: l.Version, Recipient: rcpt})
+	}
+	return a.Letters.RenderLetter(ctx, LetterInput{Incident: l.incident, Fields: l.Fields, Version: l.Version, Recipient: rcpt})
+}
+
+// contentHash recomputes an approved version's content hash, by kind.
+func (a *Activities) contentHash(inc breach.Incident, l breach.LetterVersion) string {
+	if l.Kind == breach.LetterReminder {
+		if a.Reminders == nil || l.Reminder == nil {
+			return ""
+		}
+		return a.Reminders.ContentHash(inc, *l.Reminder, l.Version)
+	}
+	return a.Letters.ContentHash(inc, l.Fields, l.Version)
 }
 
 // recipients opens the contact data of the claimed rows' people, in memory

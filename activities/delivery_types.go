@@ -92,6 +92,9 @@ type SeedInput struct {
 	Letters    []breach.ApprovedLetter `json:"letters"`
 	From       int64                   `json:"from"`
 	To         int64                   `json:"to"`
+	// Round is 0 for the notice; a reminder round (1, 2...) seeds only the
+	// people whose reset was not completed when its send started.
+	Round int `json:"round,omitempty"`
 }
 
 // SendBatchInput sends one batch of a partition: up to Limit people from
@@ -106,6 +109,7 @@ type SendBatchInput struct {
 	To         int64                `json:"to"`
 	Cursor     int64                `json:"cursor"`
 	Limit      int                  `json:"limit"`
+	Round      int                  `json:"round,omitempty"` // 0 the notice, 1, 2... the reminders
 	// Sweep first turns rows of From..To left in sending past their lease
 	// into unknown (the first batch of each pass over the range).
 	Sweep bool `json:"sweep,omitempty"`

@@ -181,8 +181,14 @@ func NewLetterView(in LetterInput) (LetterView, error) {
 		Extra:       paragraphs(f.Advice),
 	}
 
-	dpo := inc.Controller.DPO
-	v.Contact = ContactBlock{
+	v.Contact = contactBlock(l, inc.Controller.DPO, f.Helpline, f.HelplineHours)
+	return v, nil
+}
+
+// contactBlock is whom to reach (Art. 33(3)(b)): the helpline, if any, and
+// the DPO; the notice's and the reminder's.
+func contactBlock(l *letterLabels, dpo breach.Contact, helpline, hours string) ContactBlock {
+	c := ContactBlock{
 		Heading:    l.contactHead,
 		DPOIntro:   fmt.Sprintf(l.dpoIntro, cleanLine(dpo.Name, maxNameRunes)),
 		EmailLabel: l.email,
@@ -191,14 +197,14 @@ func NewLetterView(in LetterInput) (LetterView, error) {
 		DPOPhone:   cleanLine(dpo.Phone, maxNameRunes),
 		CNIL:       l.complainCNIL,
 	}
-	if phone := cleanLine(f.Helpline, maxNameRunes); phone != "" {
-		if hours := cleanLine(f.HelplineHours, maxNameRunes); hours != "" {
-			v.Contact.Helpline = fmt.Sprintf(l.helplineHours, phone, hours)
+	if phone := cleanLine(helpline, maxNameRunes); phone != "" {
+		if hours := cleanLine(hours, maxNameRunes); hours != "" {
+			c.Helpline = fmt.Sprintf(l.helplineHours, phone, hours)
 		} else {
-			v.Contact.Helpline = fmt.Sprintf(l.helpline, phone)
+			c.Helpline = fmt.Sprintf(l.helpline, phone)
 		}
 	}
-	return v, nil
+	return c
 }
 
 func letterLabelList(cats []breach.DataCategory, l *letterLabels) []string {

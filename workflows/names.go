@@ -349,6 +349,11 @@ type PartitionParams struct {
 	To         int64                   `json:"to"`
 	Options    SendOptions             `json:"options"`
 
+	// Round is 0 for the notice; a reminder round (1, 2...) of the
+	// monitoring track seeds only the people whose reset was pending when
+	// its send started, and keys its ledger rows by round.
+	Round int `json:"round,omitempty"`
+
 	Seeded    bool                       `json:"seeded,omitempty"`
 	Cursor    int64                      `json:"cursor,omitempty"` // 0: From
 	Pass      int                        `json:"pass,omitempty"`
@@ -368,3 +373,18 @@ type PartitionResult struct {
 	Runs      int                        `json:"runs"`
 	Totals    activities.SendBatchResult `json:"totals"`
 }
+
+// The follow-up monitoring (monitoring.go): names persisted in histories.
+const (
+	MonitoringWorkflowName = "Monitoring"
+
+	// On the Monitoring workflow: the reminder letter, drafted and decided
+	// under four-eyes like the notice (payloads SaveReminderUpdate,
+	// DecideLetterUpdate).
+	UpdateSaveReminder   = "save_reminder"
+	UpdateDecideReminder = "decide_reminder"
+	// SignalAbuse tells the workflow that abuse signals were stored (payload
+	// AbuseSignalBatch: IDs and counts only). The incident ends it early
+	// with SignalClose.
+	SignalAbuse = "abuse_signals"
+)

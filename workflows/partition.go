@@ -88,6 +88,7 @@ func DeliveryPartitionWorkflow(ctx workflow.Context, p PartitionParams) (Partiti
 			Letters:    p.Letters,
 			From:       p.From,
 			To:         p.To,
+			Round:      p.Round,
 		}).Get(ctx, nil)
 		if err != nil {
 			return result(false), err
@@ -131,6 +132,7 @@ func DeliveryPartitionWorkflow(ctx workflow.Context, p PartitionParams) (Partiti
 			Chunk:       p.Options.Chunk,
 			RetryBase:   p.Options.RetryBase,
 			MaxAttempts: p.Options.MaxAttempts,
+			Round:       p.Round,
 		}).Get(ctx, &res)
 		if err != nil {
 			// Only a non-retryable failure gets here (the letter no longer

@@ -14,4 +14,5 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(RegimeWorkflow, workflow.RegisterOptions{Name: RegimeWorkflowName})
 	r.RegisterWorkflowWithOptions(PeopleWorkflow, workflow.RegisterOptions{Name: PeopleWorkflowName})
 	r.RegisterWorkflowWithOptions(DeliveryPartitionWorkflow, workflow.RegisterOptions{Name: DeliveryPartitionWorkflowName})
+	r.RegisterWorkflowWithOptions(MonitoringWorkflow, workflow.RegisterOptions{Name: MonitoringWorkflowName})
 }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"time"
 
 	"github.com/breach-engine/breach/activities"
 	"github.com/breach-engine/breach/internal/breach"
@@ -46,22 +45,7 @@ func (s *Service) Incident(ctx context.Context, actor breach.Actor, id string) (
 // awareness time and its filings: deadlines are never stored, so moving
 // aware_at moves them everywhere at once.
 func Deadlines(inc breach.Incident, filings []breach.Filing) []breach.Deadline {
-	filed := map[breach.RegimeCode]map[breach.StageCode]time.Time{}
-	for _, f := range filings {
-		m := filed[f.Key.Regime]
-		if m == nil {
-			m = map[breach.StageCode]time.Time{}
-			filed[f.Key.Regime] = m
-		}
-		if at, ok := m[f.Key.Stage]; !ok || f.FiledAt.Before(at) {
-			m[f.Key.Stage] = f.FiledAt
-		}
-	}
-	var out []breach.Deadline
-	for _, code := range incidentRegimes(inc) {
-		out = append(out, breach.Regimes[code].Deadlines(inc.AwareAt, filed[code])...)
-	}
-	return out
+	return breach.IncidentDeadlines(inc, filings)
 }
 
 func incidentRegimes(inc breach.Incident) []breach.RegimeCode {

@@ -60,6 +60,9 @@ func (s *Service) IncidentHistory(ctx context.Context, actor breach.Actor, incid
 	// The people child runs only once people are told; shown when it exists.
 	people := breach.PeopleWorkflowID(inc.ID)
 	ids = append(ids, people)
+	// So does the monitoring, once the credential track started it.
+	monitoring := breach.MonitoringWorkflowID(inc.ID)
+	ids = append(ids, monitoring)
 	// The workflows are read at once: the page waits for the slowest, not the sum.
 	hs := make([]WorkflowHistory, len(ids))
 	errs := make([]error, len(ids))
@@ -77,7 +80,7 @@ func (s *Service) IncidentHistory(ctx context.Context, actor breach.Actor, incid
 	}
 	out := make([]WorkflowHistory, 0, len(hs))
 	for _, h := range hs {
-		if h.Missing && h.WorkflowID == people {
+		if h.Missing && (h.WorkflowID == people || h.WorkflowID == monitoring) {
 			continue
 		}
 		out = append(out, h)

@@ -21,19 +21,23 @@ const (
 
 // LetterVersion is one version of the letter in one language, as stored.
 type LetterVersion struct {
-	ID          string       `json:"id"`
-	IncidentID  string       `json:"incident_id"`
-	Language    Language     `json:"language"`
-	Version     int          `json:"version"`
-	State       LetterState  `json:"state"`
-	Fields      LetterFields `json:"fields"`
-	DraftedBy   string       `json:"drafted_by"`
-	EditedBy    string       `json:"edited_by"`
-	CreatedAt   time.Time    `json:"created_at"`
-	ContentHash string       `json:"content_hash"`
-	ApprovedBy  string       `json:"approved_by,omitempty"`
-	ApprovedAt  *time.Time   `json:"approved_at,omitempty"`
-	Comment     string       `json:"comment,omitempty"`
+	ID         string       `json:"id"`
+	IncidentID string       `json:"incident_id"`
+	Kind       LetterKind   `json:"kind"`
+	Language   Language     `json:"language"`
+	Version    int          `json:"version"`
+	State      LetterState  `json:"state"`
+	Fields     LetterFields `json:"fields"`
+	// Reminder holds the fields of a reminder (Kind reminder); Fields is
+	// then empty.
+	Reminder    *ReminderFields `json:"reminder,omitempty"`
+	DraftedBy   string          `json:"drafted_by"`
+	EditedBy    string          `json:"edited_by"`
+	CreatedAt   time.Time       `json:"created_at"`
+	ContentHash string          `json:"content_hash"`
+	ApprovedBy  string          `json:"approved_by,omitempty"`
+	ApprovedAt  *time.Time      `json:"approved_at,omitempty"`
+	Comment     string          `json:"comment,omitempty"`
 }
 
 // DeliveryState is where one ledger row (a person, a letter version) stands.
@@ -113,6 +117,8 @@ type Send struct {
 	ID         string        `json:"id"`
 	IncidentID string        `json:"incident_id"`
 	Seq        int           `json:"seq"`
+	Kind       LetterKind    `json:"kind"`
+	Round      int           `json:"round,omitempty"` // reminders: 1, 2...
 	State      SendState     `json:"state"`
 	Policy     UnknownPolicy `json:"policy"`
 	Letters    []string      `json:"letters"` // letter version IDs, one per language

@@ -16,6 +16,8 @@ func (e *Engine) Activities() *activities.Activities {
 	return &activities.Activities{
 		Store: e.Store, Dossiers: templates.Dossiers{}, Logger: e.Logger,
 		Letters: LetterRenderer{}, Mail: e.Mailer, Vault: e.Vault,
+		Reminders: ReminderRenderer{}, Reports: templates.Reports{},
+		Complementary: ComplementaryOpener{Client: e.Temporal},
 	}
 }
 

@@ -217,6 +217,11 @@ func (s *Sender) MessageID(incidentID string, personID int64, letterVersion int)
 	return MessageID(incidentID, personID, letterVersion, s.domain)
 }
 
+// KindMessageID is KindMessageID with the Sender's domain.
+func (s *Sender) KindMessageID(kind, incidentID string, personID int64, version int) string {
+	return KindMessageID(kind, incidentID, personID, version, s.domain)
+}
+
 // Conn is one connection to the relay, reused for many messages. It is not
 // for concurrent use (calls are serialised).
 type Conn struct {

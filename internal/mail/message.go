@@ -54,6 +54,16 @@ func (e *FieldError) Error() string { return "mail: message " + e.Field + ": " +
 // incident ID made of anything but letters, digits and hyphens (or longer
 // than 64) is replaced by a hash of it, and an unusable domain by "invalid".
 func MessageID(incidentID string, personID int64, letterVersion int, domain string) string {
+	return KindMessageID("letter", incidentID, personID, letterVersion, domain)
+}
+
+// KindMessageID is MessageID with another first part than "letter" (a
+// letters-only token such as "reminder2" or "report"), so that messages of
+// other kinds to the same person never share a Message-ID with the letter.
+func KindMessageID(kind, incidentID string, personID int64, letterVersion int, domain string) string {
+	if !isToken(kind, 32) {
+		kind = "letter"
+	}
 	id := incidentID
 	if !isToken(id, 64) {
 		sum := sha256.Sum256([]byte(incidentID))
@@ -63,7 +73,7 @@ func MessageID(incidentID string, personID int64, letterVersion int, domain stri
 	if !isDomain(domain) {
 		domain = "invalid"
 	}
-	return fmt.Sprintf("<letter.%s.p%d.v%d@%s>", id, personID, letterVersion, domain)
+	return fmt.Sprintf("<%s.%s.p%d.v%d@%s>", kind, id, personID, letterVersion, domain)
 }
 
 func isToken(s string, max int) bool {

@@ -16,23 +16,32 @@ import (
 // bulk for them, and the counters by state that the status reads.
 
 const sendColumns = `id::text, incident_id::text, seq, state, policy, letters::text[], total, min_person, max_person,
-	partitions, risk, reason, started_by, started_at, updated_at, finished_at`
+	partitions, risk, reason, started_by, started_at, updated_at, finished_at, kind, round`
 
 func scanSend(row pgx.Row) (breach.Send, error) {
 	var s breach.Send
-	var state, policy, risk string
+	var state, policy, risk, kind string
+	var round int16
 	err := row.Scan(&s.ID, &s.IncidentID, &s.Seq, &state, &policy, &s.Letters, &s.Total, &s.MinPerson, &s.MaxPerson,
-		&s.Partitions, &risk, &s.Reason, &s.StartedBy, &s.StartedAt, &s.UpdatedAt, &s.FinishedAt)
+		&s.Partitions, &risk, &s.Reason, &s.StartedBy, &s.StartedAt, &s.UpdatedAt, &s.FinishedAt, &kind, &round)
 	if err != nil {
 		return s, err
 	}
+	s.Kind, s.Round = breach.LetterKind(kind), int(round)
 	s.State, s.Policy, s.Risk = breach.SendState(state), breach.UnknownPolicy(policy), breach.Risk(risk)
 	s.StartedAt, s.UpdatedAt, s.FinishedAt = utc(s.StartedAt), utc(s.UpdatedAt), utcPtr(s.FinishedAt)
 	return s, nil
 }
 
+// activeSend is the incident's running or paused notice send, if any.
 func activeSend(ctx context.Context, q querier, incidentID string) (*breach.Send, error) {
-	s, err := scanSend(q.QueryRow(ctx, `SELECT `+sendColumns+` FROM sends WHERE incident_id = $1 AND state IN ('running', 'paused')`, incidentID))
+	return activeSendOf(ctx, q, incidentID, breach.LetterNotice)
+}
+
+// activeSendOf is the incident's running or paused send of the kind, if any.
+func activeSendOf(ctx context.Context, q querier, incidentID string, kind breach.LetterKind) (*breach.Send, error) {
+	s, err := scanSend(q.QueryRow(ctx, `SELECT `+sendColumns+` FROM sends WHERE incident_id = $1 AND kind = $2 AND state IN ('running', 'paused')`,
+		incidentID, string(kind)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -156,8 +165,8 @@ func (t *Tx) StartSend(ctx context.Context, actor breach.Actor, in StartSendInpu
 	for i, l := range letters {
 		ids[i] = l.ID
 	}
-	var seq int
-	if err := t.tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM sends WHERE incident_id = $1`, in.IncidentID).Scan(&seq); err != nil {
+	seq, err := nextSendSeq(ctx, t, in.IncidentID)
+	if err != nil {
 		return send, err
 	}
 	now := t.Now()
@@ -177,6 +186,15 @@ func (t *Tx) StartSend(ctx context.Context, actor breach.Actor, in StartSendInpu
 		"reason": in.Reason, "partitions": in.Partitions,
 	}})
 	return send, err
+}
+
+// nextSendSeq numbers a new send of the incident: notices and reminders
+// share the numbering, so a send's seq names it (and its partitions'
+// workflows) whatever its kind. The incident row is locked by the caller.
+func nextSendSeq(ctx context.Context, t *Tx, incidentID string) (int, error) {
+	var seq int
+	err := t.tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM sends WHERE incident_id = $1`, incidentID).Scan(&seq)
+	return seq, err
 }
 
 // sendTransitions lists the states a send may move to from each state.
@@ -219,11 +237,14 @@ func (t *Tx) SetSendState(ctx context.Context, actor breach.Actor, sendID string
 		breach.SendCancelled: "send.cancelled", breach.SendCompleted: "send.completed",
 	}[to]
 	after := map[string]any{"send_id": s.ID, "seq": s.Seq, "state": s.State}
+	if s.Kind == breach.LetterReminder {
+		after["kind"], after["round"] = s.Kind, s.Round
+	}
 	if reason != "" {
 		after["reason"] = reason
 	}
 	if to == breach.SendCancelled || to == breach.SendCompleted {
-		counts, err := deliveryCounts(ctx, t.tx, s.IncidentID)
+		counts, err := roundCounts(ctx, t.tx, s.IncidentID, s.Round)
 		if err != nil {
 			return s, err
 		}
@@ -292,11 +313,18 @@ type DeliveryStatus struct {
 	Send *breach.Send `json:"send,omitempty"`
 }
 
+// deliveryCounts are the counts of the notice's ledger rows (round 0).
 func deliveryCounts(ctx context.Context, q querier, incidentID string) (breach.DeliveryCounts, error) {
+	return roundCounts(ctx, q, incidentID, 0)
+}
+
+// roundCounts are the counts of one round's ledger rows: 0 the notice, then
+// the reminders.
+func roundCounts(ctx context.Context, q querier, incidentID string, round int) (breach.DeliveryCounts, error) {
 	var c breach.DeliveryCounts
 	err := q.QueryRow(ctx, `SELECT coalesce(sum(pending), 0)::bigint, coalesce(sum(sending), 0)::bigint,
 		coalesce(sum(sent), 0)::bigint, coalesce(sum(failed), 0)::bigint, coalesce(sum(unknown), 0)::bigint
-		FROM delivery_counts WHERE incident_id = $1`, incidentID).Scan(&c.Pending, &c.Sending, &c.Sent, &c.Failed, &c.Unknown)
+		FROM delivery_counts WHERE incident_id = $1 AND round = $2`, incidentID, round).Scan(&c.Pending, &c.Sending, &c.Sent, &c.Failed, &c.Unknown)
 	return c, err
 }
 
@@ -328,7 +356,7 @@ func (s *Store) DeliveryStatus(ctx context.Context, incidentID string) (Delivery
 			return err
 		}
 		st.Counts = c
-		snd, err := scanSend(q.QueryRow(ctx, `SELECT `+sendColumns+` FROM sends WHERE incident_id = $1 ORDER BY seq DESC LIMIT 1`, incidentID))
+		snd, err := scanSend(q.QueryRow(ctx, `SELECT `+sendColumns+` FROM sends WHERE incident_id = $1 AND kind = 'notice' ORDER BY seq DESC LIMIT 1`, incidentID))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -372,7 +400,7 @@ func (t *Tx) SeedLedger(ctx context.Context, incidentID string, letters []breach
 		), cnt AS (
 			INSERT INTO delivery_counts AS d (incident_id, shard, pending)
 			SELECT $1, $7, count(*) FROM ins HAVING count(*) > 0
-			ON CONFLICT (incident_id, shard) DO UPDATE SET pending = d.pending + EXCLUDED.pending, updated_at = now()
+			ON CONFLICT (incident_id, round, shard) DO UPDATE SET pending = d.pending + EXCLUDED.pending, updated_at = now()
 		)
 		SELECT count(*) FROM ins`, incidentID, from, to, langs, ids, hashes, shard).Scan(&n)
 	if err != nil {

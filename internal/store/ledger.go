@@ -31,6 +31,10 @@ type LedgerScope struct {
 	Letters    []string // letter version IDs
 	From, To   int64
 	Shard      int
+	// Round is 0 for the notice, 1, 2... for the reminders (a reminder round
+	// may reuse the letter version of the one before: the round tells their
+	// rows apart).
+	Round int
 }
 
 func (s LedgerScope) check() error {
@@ -47,6 +51,9 @@ func (s LedgerScope) check() error {
 	}
 	if s.From > s.To {
 		return breach.Invalid("range", "from is after to")
+	}
+	if s.Round < 0 {
+		return breach.Invalid("round", "must not be negative")
 	}
 	return nil
 }
@@ -89,18 +96,18 @@ func NewClaimToken() int64 {
 	return int64(binary.BigEndian.Uint64(b[:]) &^ (1 << 63))
 }
 
-// counterCTE adds the deltas of the rows of the CTE upd (old_state,
-// new_state) to the counters of shard $shardParam.
+// counterCTE adds the deltas of the rows of the CTE upd (round, old_state,
+// new_state) to the counters of shard $shardParam, per round.
 func counterCTE(shardParam string) string {
 	var b strings.Builder
 	b.WriteString(`cnt AS (
-		INSERT INTO delivery_counts AS d (incident_id, shard, pending, sending, sent, failed, unknown)
-		SELECT $1, ` + shardParam)
+		INSERT INTO delivery_counts AS d (incident_id, round, shard, pending, sending, sent, failed, unknown)
+		SELECT $1, round, ` + shardParam)
 	for _, s := range breach.DeliveryStates {
 		fmt.Fprintf(&b, `, count(*) FILTER (WHERE new_state = '%[1]s') - count(*) FILTER (WHERE old_state = '%[1]s')`, s)
 	}
-	b.WriteString(` FROM upd HAVING count(*) > 0
-		ON CONFLICT (incident_id, shard) DO UPDATE SET `)
+	b.WriteString(` FROM upd GROUP BY round
+		ON CONFLICT (incident_id, round, shard) DO UPDATE SET `)
 	for i, s := range breach.DeliveryStates {
 		if i > 0 {
 			b.WriteString(", ")
@@ -114,7 +121,7 @@ func counterCTE(shardParam string) string {
 var claimSQL = `
 	WITH c AS (
 		SELECT person_id, letter_version_id, state FROM ledger
-		WHERE incident_id = $1 AND person_id BETWEEN $2 AND $3 AND letter_version_id = ANY($4::uuid[])
+		WHERE incident_id = $1 AND person_id BETWEEN $2 AND $3 AND letter_version_id = ANY($4::uuid[]) AND round = $11
 		  AND (state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now())
 		       OR state = 'unknown' AND $6::boolean)
 		ORDER BY person_id
@@ -124,11 +131,11 @@ var claimSQL = `
 		UPDATE ledger l SET state = 'sending', attempt = l.attempt + 1, lease_until = now() + $7::interval,
 			claim = $8, worker = $9, next_attempt_at = NULL, updated_at = now()
 		FROM c
-		WHERE l.incident_id = $1 AND l.person_id = c.person_id AND l.letter_version_id = c.letter_version_id
-		RETURNING l.person_id, l.letter_version_id, c.state AS old_state, l.state AS new_state, l.attempt, l.lease_until
+		WHERE l.incident_id = $1 AND l.person_id = c.person_id AND l.letter_version_id = c.letter_version_id AND l.round = $11
+		RETURNING l.person_id, l.letter_version_id, l.round, c.state AS old_state, l.state AS new_state, l.attempt, l.lease_until
 	), ev AS (
-		INSERT INTO ledger_events (incident_id, person_id, letter_version_id, from_state, to_state, attempt, worker, detail)
-		SELECT $1, person_id, letter_version_id, old_state, new_state, attempt, $9, 'resend after an unknown outcome'
+		INSERT INTO ledger_events (incident_id, person_id, letter_version_id, round, from_state, to_state, attempt, worker, detail)
+		SELECT $1, person_id, letter_version_id, round, old_state, new_state, attempt, $9, 'resend after an unknown outcome'
 		FROM upd WHERE old_state = 'unknown'
 	), ` + counterCTE("$10") + `
 	SELECT person_id, letter_version_id::text, old_state, attempt, lease_until FROM upd ORDER BY person_id, letter_version_id`
@@ -153,7 +160,7 @@ func (s *Store) ClaimRows(ctx context.Context, spec ClaimSpec) (Claim, error) {
 		return cl, nil
 	}
 	rows, err := s.Pool.Query(ctx, claimSQL, spec.IncidentID, from, spec.To, spec.Letters, spec.Limit, spec.Resend,
-		spec.Lease, cl.Token, spec.Worker, spec.Shard)
+		spec.Lease, cl.Token, spec.Worker, spec.Shard, spec.Round)
 	if err != nil {
 		return cl, fmt.Errorf("store: claim: %w", err)
 	}
@@ -203,7 +210,7 @@ var outcomeSQL = `
 		SELECT * FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::boolean[], $7::float8[], $8::int[], $9::text[], $10::text[])
 			AS u(person_id, letter_version_id, state, release, retry_secs, code, response, message_id)
 	), c AS (
-		SELECT o.person_id, o.letter_version_id, o.state AS old_state, u.state AS new_state, u.release, u.retry_secs,
+		SELECT o.person_id, o.letter_version_id, o.round, o.state AS old_state, u.state AS new_state, u.release, u.retry_secs,
 			u.code, u.response, u.message_id
 		FROM ledger o JOIN u ON o.person_id = u.person_id AND o.letter_version_id = u.letter_version_id
 		WHERE o.incident_id = $1 AND o.claim = $2 AND o.state IN ('sending', 'unknown')
@@ -220,11 +227,11 @@ var outcomeSQL = `
 			sent_at = CASE WHEN c.new_state = 'sent' THEN now() ELSE l.sent_at END,
 			updated_at = now()
 		FROM c
-		WHERE l.incident_id = $1 AND l.person_id = c.person_id AND l.letter_version_id = c.letter_version_id
-		RETURNING l.person_id, l.letter_version_id, c.old_state, c.new_state, l.attempt, c.release, c.code, c.response
+		WHERE l.incident_id = $1 AND l.person_id = c.person_id AND l.letter_version_id = c.letter_version_id AND l.round = c.round
+		RETURNING l.person_id, l.letter_version_id, l.round, c.old_state, c.new_state, l.attempt, c.release, c.code, c.response
 	), ev AS (
-		INSERT INTO ledger_events (incident_id, person_id, letter_version_id, from_state, to_state, attempt, worker, relay_code, detail)
-		SELECT $1, person_id, letter_version_id, old_state, new_state, attempt, $11, nullif(code, 0), coalesce(response, '')
+		INSERT INTO ledger_events (incident_id, person_id, letter_version_id, round, from_state, to_state, attempt, worker, relay_code, detail)
+		SELECT $1, person_id, letter_version_id, round, old_state, new_state, attempt, $11, nullif(code, 0), coalesce(response, '')
 		FROM upd
 		WHERE NOT release AND NOT (old_state = 'sending' AND new_state = 'sent' AND attempt = 1)
 	), wm AS (
@@ -332,9 +339,9 @@ func (s *Store) RenewLease(ctx context.Context, incidentID string, token int64, 
 
 var sweepSQL = `
 	WITH c AS (
-		SELECT l.person_id, l.letter_version_id, l.state, l.person_id <= coalesce(w.attempted_through, 0) AS tried
+		SELECT l.person_id, l.letter_version_id, l.round, l.state, l.person_id <= coalesce(w.attempted_through, 0) AS tried
 		FROM ledger l LEFT JOIN ledger_claims w ON w.token = l.claim
-		WHERE l.incident_id = $1 AND l.person_id BETWEEN $2 AND $3 AND l.letter_version_id = ANY($4::uuid[])
+		WHERE l.incident_id = $1 AND l.person_id BETWEEN $2 AND $3 AND l.letter_version_id = ANY($4::uuid[]) AND l.round = $6
 		  AND l.state = 'sending' AND l.lease_until < now()
 		FOR UPDATE OF l SKIP LOCKED
 	), upd AS (
@@ -342,11 +349,11 @@ var sweepSQL = `
 			attempt = CASE WHEN c.tried THEN l.attempt ELSE greatest(l.attempt - 1, 0) END,
 			lease_until = NULL, updated_at = now()
 		FROM c
-		WHERE l.incident_id = $1 AND l.person_id = c.person_id AND l.letter_version_id = c.letter_version_id
-		RETURNING l.person_id, l.letter_version_id, c.state AS old_state, l.state AS new_state, l.attempt, l.worker, c.tried
+		WHERE l.incident_id = $1 AND l.person_id = c.person_id AND l.letter_version_id = c.letter_version_id AND l.round = c.round
+		RETURNING l.person_id, l.letter_version_id, l.round, c.state AS old_state, l.state AS new_state, l.attempt, l.worker, c.tried
 	), ev AS (
-		INSERT INTO ledger_events (incident_id, person_id, letter_version_id, from_state, to_state, attempt, worker, detail)
-		SELECT $1, person_id, letter_version_id, old_state, new_state, attempt, worker,
+		INSERT INTO ledger_events (incident_id, person_id, letter_version_id, round, from_state, to_state, attempt, worker, detail)
+		SELECT $1, person_id, letter_version_id, round, old_state, new_state, attempt, worker,
 			CASE WHEN tried THEN 'lease expired while sending: perhaps delivered' ELSE 'lease expired before it was sent' END
 		FROM upd
 	), ` + counterCTE("$5") + `
@@ -360,7 +367,7 @@ func (s *Store) SweepExpired(ctx context.Context, scope LedgerScope) (unknown, p
 	if err := scope.check(); err != nil {
 		return 0, 0, fmt.Errorf("store: sweep: %w", err)
 	}
-	if err := s.Pool.QueryRow(ctx, sweepSQL, scope.IncidentID, scope.From, scope.To, scope.Letters, scope.Shard).Scan(&unknown, &pending); err != nil {
+	if err := s.Pool.QueryRow(ctx, sweepSQL, scope.IncidentID, scope.From, scope.To, scope.Letters, scope.Shard, scope.Round).Scan(&unknown, &pending); err != nil {
 		return 0, 0, fmt.Errorf("store: sweep: %w", err)
 	}
 	return unknown, pending, nil
@@ -394,9 +401,9 @@ func (s *Store) RangeStatus(ctx context.Context, scope LedgerScope, resend bool)
 			min(coalesce(next_attempt_at, now())) FILTER (WHERE state = 'pending'),
 			min(lease_until) FILTER (WHERE state = 'sending'), now()
 		FROM ledger
-		WHERE incident_id = $1 AND person_id BETWEEN $2 AND $3 AND letter_version_id = ANY($4::uuid[])
+		WHERE incident_id = $1 AND person_id BETWEEN $2 AND $3 AND letter_version_id = ANY($4::uuid[]) AND round = $5
 		  AND state IN ('pending', 'sending', 'unknown')`,
-		scope.IncidentID, scope.From, scope.To, scope.Letters).Scan(&st.Pending, &st.Sending, &st.Unknown, &retryAt, &leaseEnd, &now)
+		scope.IncidentID, scope.From, scope.To, scope.Letters, scope.Round).Scan(&st.Pending, &st.Sending, &st.Unknown, &retryAt, &leaseEnd, &now)
 	if err != nil {
 		return st, fmt.Errorf("store: range status: %w", err)
 	}

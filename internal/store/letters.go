@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -14,15 +15,27 @@ import (
 // approved under four-eyes like the regulator dossier (drafts.go).
 
 const letterColumns = `id::text, incident_id::text, language, version, state, fields, drafted_by, edited_by,
-	created_at, content_hash, coalesce(approved_by, ''), approved_at, comment`
+	created_at, content_hash, coalesce(approved_by, ''), approved_at, comment, kind`
 
 func scanLetter(row pgx.Row) (breach.LetterVersion, error) {
 	var l breach.LetterVersion
-	var lang, state string
-	err := row.Scan(&l.ID, &l.IncidentID, &lang, &l.Version, &state, &l.Fields, &l.DraftedBy, &l.EditedBy,
-		&l.CreatedAt, &l.ContentHash, &l.ApprovedBy, &l.ApprovedAt, &l.Comment)
+	var lang, state, kind string
+	var fields []byte
+	err := row.Scan(&l.ID, &l.IncidentID, &lang, &l.Version, &state, &fields, &l.DraftedBy, &l.EditedBy,
+		&l.CreatedAt, &l.ContentHash, &l.ApprovedBy, &l.ApprovedAt, &l.Comment, &kind)
 	if err != nil {
 		return l, err
+	}
+	// The fields' shape depends on the kind: a reminder's are not a notice's.
+	l.Kind = breach.LetterKind(kind)
+	if l.Kind == breach.LetterReminder {
+		l.Reminder = new(breach.ReminderFields)
+		err = json.Unmarshal(fields, l.Reminder)
+	} else {
+		err = json.Unmarshal(fields, &l.Fields)
+	}
+	if err != nil {
+		return l, fmt.Errorf("decode letter fields: %w", err)
 	}
 	l.Language, l.State = breach.Language(lang), breach.LetterState(state)
 	l.CreatedAt, l.ApprovedAt = utc(l.CreatedAt), utcPtr(l.ApprovedAt)
@@ -33,6 +46,7 @@ func scanLetter(row pgx.Row) (breach.LetterVersion, error) {
 // PrepareLetter.
 type LetterSlot struct {
 	IncidentID string
+	Kind       breach.LetterKind
 	Language   breach.Language
 	Version    int
 	DraftedBy  string // who wrote version 1: kept across versions (four-eyes)
@@ -45,7 +59,16 @@ type LetterSlot struct {
 // locks the incident until the transaction ends. A letter may not change
 // while a send is active: what is sent is what was approved.
 func (t *Tx) PrepareLetter(ctx context.Context, actor breach.Actor, incidentID string, lang breach.Language, baseVersion int) (LetterSlot, error) {
-	slot := LetterSlot{IncidentID: incidentID, Language: lang, DraftedBy: actor.UserID}
+	return t.PrepareLetterOf(ctx, actor, breach.LetterNotice, incidentID, lang, baseVersion)
+}
+
+// PrepareLetterOf is PrepareLetter for a letter of the given kind: a
+// reminder may not change while a reminder send is active.
+func (t *Tx) PrepareLetterOf(ctx context.Context, actor breach.Actor, kind breach.LetterKind, incidentID string, lang breach.Language, baseVersion int) (LetterSlot, error) {
+	slot := LetterSlot{IncidentID: incidentID, Kind: kind, Language: lang, DraftedBy: actor.UserID}
+	if !kind.Valid() {
+		return slot, breach.Invalid("kind", "must be notice or reminder")
+	}
 	if lang != breach.French && lang != breach.English {
 		return slot, breach.Invalid("language", "must be fr or en")
 	}
@@ -60,12 +83,12 @@ func (t *Tx) PrepareLetter(ctx context.Context, actor breach.Actor, incidentID s
 		return slot, closedConflict()
 	}
 	slot.Incident = inc
-	if active, err := activeSend(ctx, t.tx, incidentID); err != nil {
+	if active, err := activeSendOf(ctx, t.tx, incidentID, kind); err != nil {
 		return slot, err
 	} else if active != nil {
 		return slot, breach.Errorf(breach.ErrConflict, "send %d is %s: letters may not change while it is active", active.Seq, active.State)
 	}
-	latest, err := latestLetter(ctx, t.tx, incidentID, lang, true)
+	latest, err := latestLetterOf(ctx, t.tx, incidentID, kind, lang, true)
 	if err != nil {
 		return slot, err
 	}
@@ -86,6 +109,25 @@ func (t *Tx) PrepareLetter(ctx context.Context, actor breach.Actor, incidentID s
 // SaveLetterVersion stores a new version as pending, supersedes the version
 // it replaces and audits "letter.saved".
 func (t *Tx) SaveLetterVersion(ctx context.Context, actor breach.Actor, slot LetterSlot, fields breach.LetterFields, contentHash string) (breach.LetterVersion, error) {
+	if slot.Kind != breach.LetterNotice && slot.Kind != "" {
+		return breach.LetterVersion{}, breach.Invalid("kind", "notice fields for a %s", slot.Kind)
+	}
+	return t.saveLetterVersion(ctx, actor, slot, fields, contentHash)
+}
+
+// SaveReminderVersion is SaveLetterVersion for a reminder ("letter.saved",
+// with the kind).
+func (t *Tx) SaveReminderVersion(ctx context.Context, actor breach.Actor, slot LetterSlot, fields breach.ReminderFields, contentHash string) (breach.LetterVersion, error) {
+	if slot.Kind != breach.LetterReminder {
+		return breach.LetterVersion{}, breach.Invalid("kind", "reminder fields for a %s", slot.Kind)
+	}
+	return t.saveLetterVersion(ctx, actor, slot, fields, contentHash)
+}
+
+func (t *Tx) saveLetterVersion(ctx context.Context, actor breach.Actor, slot LetterSlot, fields any, contentHash string) (breach.LetterVersion, error) {
+	if slot.Kind == "" {
+		slot.Kind = breach.LetterNotice
+	}
 	if contentHash == "" {
 		return breach.LetterVersion{}, breach.Invalid("fields", "the letter cannot be rendered")
 	}
@@ -95,10 +137,10 @@ func (t *Tx) SaveLetterVersion(ctx context.Context, actor breach.Actor, slot Let
 		}
 	}
 	l, err := scanLetter(t.tx.QueryRow(ctx, `
-		INSERT INTO letter_versions (incident_id, language, version, state, fields, drafted_by, edited_by, created_at, content_hash)
-		VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8)
+		INSERT INTO letter_versions (incident_id, language, version, state, fields, drafted_by, edited_by, created_at, content_hash, kind)
+		VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9)
 		RETURNING `+letterColumns,
-		slot.IncidentID, string(slot.Language), slot.Version, fields, slot.DraftedBy, actor.UserID, t.Now(), contentHash))
+		slot.IncidentID, string(slot.Language), slot.Version, fields, slot.DraftedBy, actor.UserID, t.Now(), contentHash, string(slot.Kind)))
 	if err != nil {
 		return l, mapErr(err)
 	}
@@ -108,7 +150,7 @@ func (t *Tx) SaveLetterVersion(ctx context.Context, actor breach.Actor, slot Let
 	}
 	_, err = t.Audit(ctx, AuditEntry{Actor: actor, Action: "letter.saved", IncidentID: slot.IncidentID, Before: before,
 		After: map[string]any{
-			"letter_id": l.ID, "language": l.Language, "version": l.Version, "state": l.State,
+			"letter_id": l.ID, "kind": l.Kind, "language": l.Language, "version": l.Version, "state": l.State,
 			"drafted_by": l.DraftedBy, "edited_by": l.EditedBy, "content_hash": l.ContentHash,
 		}})
 	return l, err
@@ -131,7 +173,7 @@ func (t *Tx) DecideLetter(ctx context.Context, actor breach.Actor, incidentID, l
 	if actor.UserID == l.DraftedBy || actor.UserID == l.EditedBy {
 		return l, breach.Errorf(breach.ErrForbidden, "four-eyes: the author or last editor of a letter may not decide on it")
 	}
-	if active, err := activeSend(ctx, t.tx, l.IncidentID); err != nil {
+	if active, err := activeSendOf(ctx, t.tx, l.IncidentID, l.Kind); err != nil {
 		return l, err
 	} else if active != nil {
 		return l, breach.Errorf(breach.ErrConflict, "send %d is %s: letters may not change while it is active", active.Seq, active.State)
@@ -155,18 +197,23 @@ func (t *Tx) DecideLetter(ctx context.Context, actor breach.Actor, incidentID, l
 	_, err = t.Audit(ctx, AuditEntry{Actor: actor, Action: action, IncidentID: l.IncidentID,
 		Before: map[string]any{"state": breach.LetterPending},
 		After: map[string]any{
-			"letter_id": l.ID, "language": l.Language, "version": l.Version, "state": l.State,
+			"letter_id": l.ID, "kind": l.Kind, "language": l.Language, "version": l.Version, "state": l.State,
 			"content_hash": l.ContentHash, "comment": comment,
 		}})
 	return l, err
 }
 
+// latestLetter is the current version of the notice in lang.
 func latestLetter(ctx context.Context, q querier, incidentID string, lang breach.Language, forUpdate bool) (*breach.LetterVersion, error) {
-	sql := `SELECT ` + letterColumns + ` FROM letter_versions WHERE incident_id = $1 AND language = $2 ORDER BY version DESC LIMIT 1`
+	return latestLetterOf(ctx, q, incidentID, breach.LetterNotice, lang, forUpdate)
+}
+
+func latestLetterOf(ctx context.Context, q querier, incidentID string, kind breach.LetterKind, lang breach.Language, forUpdate bool) (*breach.LetterVersion, error) {
+	sql := `SELECT ` + letterColumns + ` FROM letter_versions WHERE incident_id = $1 AND kind = $3 AND language = $2 ORDER BY version DESC LIMIT 1`
 	if forUpdate {
 		sql += ` FOR UPDATE`
 	}
-	l, err := scanLetter(q.QueryRow(ctx, sql, incidentID, string(lang)))
+	l, err := scanLetter(q.QueryRow(ctx, sql, incidentID, string(lang), string(kind)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -200,13 +247,20 @@ func (s *Store) Letter(ctx context.Context, id string) (breach.LetterVersion, er
 	return l, nil
 }
 
-// Letters lists every version of the incident's letters, by language and version.
+// Letters lists every version of the incident's notice letters, by language
+// and version.
 func (s *Store) Letters(ctx context.Context, incidentID string) ([]breach.LetterVersion, error) {
+	return s.LettersOf(ctx, incidentID, breach.LetterNotice)
+}
+
+// LettersOf lists every version of the incident's letters of the kind, by
+// language and version.
+func (s *Store) LettersOf(ctx context.Context, incidentID string, kind breach.LetterKind) ([]breach.LetterVersion, error) {
 	if !validID(incidentID) {
 		return nil, fmt.Errorf("store: letters: %w", notFound("incident"))
 	}
-	return queryLetters(ctx, s.Pool, `SELECT `+letterColumns+` FROM letter_versions WHERE incident_id = $1
-		ORDER BY language, version`, incidentID)
+	return queryLetters(ctx, s.Pool, `SELECT `+letterColumns+` FROM letter_versions WHERE incident_id = $1 AND kind = $2
+		ORDER BY language, version`, incidentID, string(kind))
 }
 
 // CurrentLetter is the latest version of the incident's letter in lang, or

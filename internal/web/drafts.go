@@ -187,6 +187,26 @@ func (s *Server) dossier(w http.ResponseWriter, r *http.Request, in *info) {
 	_, _ = w.Write(html)
 }
 
+// monitoringReport serves a monitoring report's HTML exactly as stored and
+// mailed to the DPO ("<report id>.html"), under the dossier's policy.
+func (s *Server) monitoringReport(w http.ResponseWriter, r *http.Request, in *info) {
+	id, ok := strings.CutSuffix(r.PathValue("file"), ".html")
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	rep, html, err := s.app.MonitoringReport(r.Context(), in.actor, r.PathValue("id"), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", dossierCSP)
+	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-SHA256", rep.ContentHash)
+	_, _ = w.Write(html)
+}
+
 // decide approves a version or sends it back with a comment. The author of
 // the version sees no button; the workflow refuses them anyway (403, audited).
 func (s *Server) decide(w http.ResponseWriter, r *http.Request, in *info) {

@@ -128,6 +128,14 @@ func (s *Server) incidentData(r *http.Request, in *info, id string, withWorkflow
 		return webui.IncidentView{}, iv, err
 	}
 	v.People = &webui.PeopleProgress{Counts: ps.Counts, Total: ps.Total, Done: ps.Done}
+	// The follow-up's alerts and reports, for the DPO and the auditors.
+	if v.CanAudit {
+		m, err := s.app.MonitoringStatus(ctx, in.actor, id, false)
+		if err != nil {
+			return webui.IncidentView{}, iv, err
+		}
+		v.Monitoring = &webui.MonitoringLists{Alerts: m.Alerts, Reports: m.Reports}
+	}
 	for _, a := range app.Waiting(st) {
 		v.Waiting = append(v.Waiting, stepView(id, a))
 	}
@@ -174,6 +182,8 @@ func workflowName(l i18n.Lang, short string) string {
 		return l.T("wf.incident")
 	case "people":
 		return l.T("wf.people")
+	case "monitoring":
+		return l.T("wf.monitoring")
 	}
 	return l.Code("regime", short)
 }
@@ -301,6 +311,14 @@ func timelineRow(l i18n.Lang, names map[string]string, row store.AuditRow) webui
 		if due, err := time.Parse(time.RFC3339Nano, str("due_at")); err == nil {
 			t.Detail += " · " + l.T("timeline.due", l.Time(due))
 		}
+	case "monitoring.alert":
+		if k := str("signal_kind"); k != "" {
+			t.Detail = l.Code("signal", k) + " · " + num("observed") + " / " + num("threshold")
+		} else {
+			t.Detail = l.T("monitoring.alert_letter")
+		}
+	case "reminder.started":
+		t.Detail = l.T("monitoring.round", num("round"), num("people"))
 	case "update.rejected":
 		t.Detail = strings.TrimSpace(str("action") + ": " + str("reason"))
 	case "incident.aware_at_changed":

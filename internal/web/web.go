@@ -137,6 +137,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /incidents/{id}/people/status", s.authed(s.peopleStatus))
 	mux.Handle("POST /incidents/{id}/people/import", s.authed(s.importPeople))
 	mux.Handle("GET /incidents/{id}/letters/{lang}/preview.html", s.authed(s.letterPreview))
+	mux.Handle("GET /incidents/{id}/monitoring/reports/{file}", s.authed(s.monitoringReport))
 
 	mux.Handle("GET /admin", s.authed(s.adminPage))
 	mux.Handle("POST /admin/accounts", s.authed(s.createAccount))

@@ -213,6 +213,12 @@ type PeopleProgress struct {
 	Done   int64
 }
 
+// MonitoringLists are the follow-up's alerts and reports, newest last.
+type MonitoringLists struct {
+	Alerts  []breach.MonitoringAlert
+	Reports []breach.MonitoringReport
+}
+
 // IncidentView is the incident page.
 type IncidentView struct {
 	Incident   breach.Incident
@@ -224,6 +230,9 @@ type IncidentView struct {
 	// People is the progress of the letters to the people (from the
 	// ledger's counters); nil when it could not be read.
 	People *PeopleProgress
+	// Monitoring lists the follow-up's alerts and reports (DPO and
+	// auditors); nil for the others.
+	Monitoring *MonitoringLists
 	// WorkflowsUnavailable: the workflow events could not be read in time;
 	// the timeline shows the audit rows only.
 	WorkflowsUnavailable bool
