@@ -37,7 +37,7 @@ func newDeliveryFixture(t *testing.T, n int64, risk breach.Risk) *deliveryFixtur
 		t.Fatal(err)
 	}
 	// People rows as the import makes them, in the incident's partition
-	// (migration 010); the ledger needs only IDs and languages, the sealed
+	// (migration people_partitions); the ledger needs only IDs and languages, the sealed
 	// columns stay empty.
 	part := pgx.Identifier{"people_" + strings.ReplaceAll(inc.ID, "-", "")}.Sanitize()
 	if _, err := st.Pool.Exec(ctx, `CREATE TABLE `+part+` PARTITION OF people FOR VALUES IN ('`+inc.ID+`')`); err != nil {

@@ -394,7 +394,7 @@ func (imp *importer) preparePartition(ctx context.Context) error {
 }
 
 // buildKeys gives a freshly loaded partition the keys every partition of
-// people has (migration 010): PRIMARY KEY (id) and UNIQUE (email_index), each
+// people has (migration people_partitions): PRIMARY KEY (id) and UNIQUE (email_index), each
 // built by one sort of the loaded rows (far cheaper than inserting every row
 // into them one by one, above all the blind index, whose keys are random).
 // The staged rows (possible duplicates) are merged after this, through them.

@@ -484,7 +484,7 @@ func TestLargeImportSpansWindows(t *testing.T) {
 }
 
 // The first import of an incident loads a partition of its own and gives it
-// its keys before attaching it (migration 010); a failed first import leaves
+// its keys before attaching it (migration people_partitions); a failed first import leaves
 // no partition behind, and the next one makes it again.
 func TestFirstImportMakesTheIncidentsPartitionWithItsKeys(t *testing.T) {
 	ctx := context.Background()
