@@ -236,15 +236,37 @@ func (a *Activities) RecordAlarm(ctx context.Context, in AlarmInput) error {
 	})
 }
 
-// CloseIncident freezes the incident's register entry with the closing summary.
-func (a *Activities) CloseIncident(ctx context.Context, in CloseInput) error {
-	return a.do(ctx, "close incident", in.OpKey, in.RunID, in.IncidentID, nil, func(ctx context.Context, tx *store.Tx) (any, error) {
-		inc, err := tx.CloseIncident(ctx, in.Actor, in.IncidentID, in.Summary)
+// CloseIncident freezes the incident's register entry with the closing
+// summary and, with a retention period, dates the purge of its people's
+// contact data (GDPR Art. 5(1)(e)).
+func (a *Activities) CloseIncident(ctx context.Context, in CloseInput) (CloseResult, error) {
+	var res CloseResult
+	err := a.do(ctx, "close incident", in.OpKey, in.RunID, in.IncidentID, &res, func(ctx context.Context, tx *store.Tx) (any, error) {
+		inc, purgeAfter, err := tx.CloseIncident(ctx, in.Actor, in.IncidentID, in.Summary, in.RetentionAfterClose)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"state": inc.State, "closed_at": inc.ClosedAt}, nil
+		return CloseResult{State: inc.State, ClosedAt: inc.ClosedAt, PurgeAfter: purgeAfter}, nil
 	})
+	return res, err
+}
+
+// PurgePeople destroys the contact data of a closed incident's people once
+// its retention period is over (GDPR Art. 5(1)(e)): their sealed columns are
+// emptied and the incident's data key destroyed, with one audit row
+// ("people.purged", counts only), in one transaction (store.Tx.PurgePeople).
+// Idempotent by the op key, and a second purge of an incident does nothing.
+func (a *Activities) PurgePeople(ctx context.Context, in PurgeInput) (PurgeResult, error) {
+	var res PurgeResult
+	err := a.do(ctx, "purge people", in.OpKey, in.RunID, in.IncidentID, &res, func(ctx context.Context, tx *store.Tx) (any, error) {
+		r, err := tx.PurgePeople(ctx, breach.System, in.IncidentID)
+		if err != nil {
+			return nil, err
+		}
+		return PurgeResult{People: r.People, Purged: r.Purged, Shredded: r.Shredded, RingSealed: r.RingSealed,
+			Key: r.Key, PurgedAt: r.PurgedAt, Already: r.Already}, nil
+	})
+	return res, err
 }
 
 // RecordRejection audits an update refused for lack of role or by a rule

@@ -203,7 +203,11 @@ func TestRegulatorTrack(t *testing.T) {
 			Stage: breach.StageInitial, Kind: activities.AlarmEscalation, DueAt: newAware.Add(72 * time.Hour)})
 	})
 	twice("close", func() (any, error) {
-		return nil, a.CloseIncident(ctx, activities.CloseInput{OpKey: wf + "/close", IncidentID: inc.ID, Actor: dpo, Summary: "contained, all filed"})
+		r, err := a.CloseIncident(ctx, activities.CloseInput{OpKey: wf + "/close", IncidentID: inc.ID, Actor: dpo, Summary: "contained, all filed"})
+		if r.ClosedAt == nil || r.PurgeAfter != nil {
+			t.Errorf("close result %+v: no retention given, no purge due", r)
+		}
+		return fmt.Sprint(r.State, r.ClosedAt), err
 	})
 
 	want := []string{
@@ -278,7 +282,7 @@ func TestPermanentFailuresAreNonRetryable(t *testing.T) {
 	assertNonRetryable(t, err, breach.ErrConflict) // not approved
 	err = a.RecordAlarm(ctx, activities.AlarmInput{OpKey: "k8", IncidentID: inc.ID, Kind: "siren"})
 	assertNonRetryable(t, err, breach.ErrInvalid)
-	err = a.CloseIncident(ctx, activities.CloseInput{IncidentID: inc.ID, Actor: dpo})
+	_, err = a.CloseIncident(ctx, activities.CloseInput{IncidentID: inc.ID, Actor: dpo})
 	assertNonRetryable(t, err, breach.ErrInvalid) // no operation key
 
 	// None of the refused operations was recorded, so a fixed retry can run.

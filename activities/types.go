@@ -111,13 +111,43 @@ type AlarmInput struct {
 	DueAt      time.Time         `json:"due_at"`
 }
 
-// CloseInput closes an incident with a summary.
+// CloseInput closes an incident with a summary. RetentionAfterClose, when
+// set, schedules the purge of its people's contact data that long after the
+// closure (GDPR Art. 5(1)(e)); 0 schedules none (workflows that predate it).
 type CloseInput struct {
-	OpKey      string       `json:"op_key"`
-	RunID      string       `json:"run_id"`
-	IncidentID string       `json:"incident_id"`
-	Actor      breach.Actor `json:"actor"`
-	Summary    string       `json:"summary"`
+	OpKey               string        `json:"op_key"`
+	RunID               string        `json:"run_id"`
+	IncidentID          string        `json:"incident_id"`
+	Actor               breach.Actor  `json:"actor"`
+	Summary             string        `json:"summary"`
+	RetentionAfterClose time.Duration `json:"retention_after_close,omitempty"`
+}
+
+// CloseResult is when the incident was closed and when its purge is due (nil:
+// none scheduled).
+type CloseResult struct {
+	State      breach.IncidentState `json:"state"`
+	ClosedAt   *time.Time           `json:"closed_at"`
+	PurgeAfter *time.Time           `json:"purge_after,omitempty"`
+}
+
+// PurgeInput purges the contact data of a closed incident's people.
+type PurgeInput struct {
+	OpKey      string `json:"op_key"`
+	RunID      string `json:"run_id"`
+	IncidentID string `json:"incident_id"`
+}
+
+// PurgeResult counts what the purge did (store.PurgeResult): counts and
+// dates only.
+type PurgeResult struct {
+	People     int64     `json:"people"`
+	Purged     int64     `json:"purged"`
+	Shredded   int64     `json:"shredded"`
+	RingSealed int64     `json:"ring_sealed"`
+	Key        string    `json:"key"`
+	PurgedAt   time.Time `json:"purged_at"`
+	Already    bool      `json:"already,omitempty"`
 }
 
 // RejectionInput audits an update refused for lack of role or by a rule.

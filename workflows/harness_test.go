@@ -45,6 +45,12 @@ func (f firedAlarm) String() string {
 	return fmt.Sprintf("%s %s %s -%s @T+%s", f.In.Regime, f.In.Stage, f.In.Kind, f.In.Before, f.At.Sub(t0))
 }
 
+// purgeCall is one PurgePeople call and the workflow time it happened at.
+type purgeCall struct {
+	At time.Time
+	In activities.PurgeInput
+}
+
 // harness runs a workflow in the SDK's time-skipping test environment with
 // every activity mocked, and records what the activities were asked to do.
 type harness struct {
@@ -59,6 +65,7 @@ type harness struct {
 	awareMoves  []activities.ChangeAwareAtInput
 	assessments []activities.AssessInput
 	closes      []activities.CloseInput
+	purges      []purgeCall
 	versions    map[breach.DraftKey]int
 	decided     breach.Risk // what RecordAssessment decides when not overridden
 	saveDelay   time.Duration
@@ -139,11 +146,24 @@ func newHarness(t *testing.T) *harness {
 			}, nil
 		})
 	env.OnActivity(a.CloseIncident, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CloseInput) error {
+		func(_ context.Context, in activities.CloseInput) (activities.CloseResult, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.closes = append(h.closes, in)
-			return nil
+			now := env.Now()
+			res := activities.CloseResult{State: breach.StateClosed, ClosedAt: &now}
+			if in.RetentionAfterClose > 0 { // as the store dates it
+				due := now.Add(in.RetentionAfterClose)
+				res.PurgeAfter = &due
+			}
+			return res, nil
+		})
+	env.OnActivity(a.PurgePeople, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PurgeInput) (activities.PurgeResult, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.purges = append(h.purges, purgeCall{At: env.Now(), In: in})
+			return activities.PurgeResult{People: 3, Purged: 3, Shredded: 3, Key: "destroyed", PurgedAt: env.Now()}, nil
 		})
 	return h
 }

@@ -18,8 +18,10 @@ import (
 // RegimeWorkflow child per reporting regime (GDPR always, plus those
 // configured) and, since version peopleTrackVersion, the PeopleWorkflow child
 // of the people track (Art. 34). People act on it through Updates:
-// UpdateAssess, UpdateChangeAwareAt, UpdateClose. It ends when the DPO closes
-// it, once the children have ended.
+// UpdateAssess, UpdateChangeAwareAt, UpdateClose. When the DPO closes it, it
+// waits for the children to end and, since version purgeVersion, for the
+// retention period (a durable timer), purges the contact data of its people
+// (GDPR Art. 5(1)(e)) and ends.
 func IncidentWorkflow(ctx workflow.Context, params IncidentParams) error {
 	if blank(params.IncidentID) {
 		return invalidParams("incident_id", "incident_id is required")
@@ -95,7 +97,62 @@ func IncidentWorkflow(ctx workflow.Context, params IncidentParams) error {
 			r.logger.Error("people workflow ended with an error", "error", err)
 		}
 	}
+	if r.purgeAt != nil {
+		if err := r.purge(ctx); err != nil {
+			return err
+		}
+	}
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+// The change that added the purge after closure, for workflow.GetVersion:
+// incidents closed before it have no marker in their close update and
+// replay without the purge.
+const (
+	purgeChange  = "purge-after-close"
+	purgeVersion = 1
+)
+
+// retention is the period between the closure and the purge.
+func (r *incidentRun) retention() time.Duration {
+	if r.params.RetentionAfterClose > 0 {
+		return r.params.RetentionAfterClose
+	}
+	return breach.DefaultRetentionAfterClose
+}
+
+// purge waits until r.purgeAt (a durable timer: a worker restart or a
+// deployment in the meantime changes nothing) and destroys the contact data
+// of the incident's people (Art. 5(1)(e)). The children have ended: no
+// letter is being sent. The activity is idempotent by its op key, and the
+// store makes a second purge a no-op.
+func (r *incidentRun) purge(ctx workflow.Context) error {
+	if wait := r.purgeAt.Sub(workflow.Now(ctx)); wait > 0 {
+		if err := workflow.NewTimer(ctx, wait).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		// One UPDATE over every person of the incident: minutes for millions.
+		StartToCloseTimeout: time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    10 * time.Minute,
+		},
+	})
+	var a *activities.Activities
+	var res activities.PurgeResult
+	err := workflow.ExecuteActivity(actx, a.PurgePeople, activities.PurgeInput{
+		OpKey:      workflow.GetInfo(ctx).WorkflowExecution.ID + "/purge",
+		RunID:      runID(ctx),
+		IncidentID: r.params.IncidentID,
+	}).Get(ctx, &res)
+	if err != nil {
+		return fmt.Errorf("purge the contact data of the incident's people: %w", err)
+	}
+	r.purged = &res
+	return nil
 }
 
 // The change that added the people track, for workflow.GetVersion.
@@ -133,6 +190,8 @@ type incidentRun struct {
 	people     workflow.ChildWorkflowFuture // the people track; nil in incidents that predate it
 	started    bool                         // the children run: they can be signalled
 	closed     bool
+	purgeAt    *time.Time              // set at closure (purgeVersion): when the purge runs
+	purged     *activities.PurgeResult // once it ran
 	logger     log.Logger
 	mu         workflow.Mutex // serialises the update handlers
 }
@@ -297,14 +356,27 @@ func (r *incidentRun) close(ctx workflow.Context, u CloseUpdate) error {
 		return err
 	}
 	var a *activities.Activities
-	err := workflow.ExecuteActivity(updateActivityCtx(ctx), a.CloseIncident, activities.CloseInput{
+	in := activities.CloseInput{
 		OpKey:      updateOpKey(ctx),
 		RunID:      runID(ctx),
 		IncidentID: r.params.IncidentID,
 		Actor:      u.Actor,
 		Summary:    u.Summary,
-	}).Get(ctx, nil)
-	if err != nil {
+	}
+	if workflow.GetVersion(ctx, purgeChange, workflow.DefaultVersion, purgeVersion) == purgeVersion {
+		// The store dates the purge from its closed_at, the register's
+		// closure time, and the timer waits for that date.
+		in.RetentionAfterClose = r.retention()
+		var res activities.CloseResult
+		if err := workflow.ExecuteActivity(updateActivityCtx(ctx), a.CloseIncident, in).Get(ctx, &res); err != nil {
+			return err
+		}
+		purgeAt := workflow.Now(ctx).Add(in.RetentionAfterClose)
+		if res.PurgeAfter != nil {
+			purgeAt = *res.PurgeAfter
+		}
+		r.purgeAt = &purgeAt
+	} else if err := workflow.ExecuteActivity(updateActivityCtx(ctx), a.CloseIncident, in).Get(ctx, nil); err != nil {
 		return err
 	}
 	r.closed = true
@@ -352,6 +424,8 @@ func (r *incidentRun) view() IncidentView {
 		AwareAt:    r.awareAt,
 		Assessment: r.assessment,
 		Closed:     r.closed,
+		PurgeAt:    r.purgeAt,
+		Purged:     r.purged,
 	}
 	for _, code := range r.regimes {
 		v.Regimes = append(v.Regimes, RegimeRef{Regime: code, WorkflowID: breach.RegimeWorkflowID(r.params.IncidentID, code)})

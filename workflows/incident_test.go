@@ -172,8 +172,9 @@ func TestIncidentRegulatorTrackAndClose(t *testing.T) {
 	rejected(t, noSummary, breach.ErrInvalid)
 	rejected(t, byApprover, breach.ErrForbidden)
 	accepted(t, c)
-	if got := h.env.Now().Sub(t0); got != hours(7) {
-		t.Errorf("incident ended at T+%s, want T+7h", got)
+	// It ends after the purge, the default retention after the closure.
+	if got := h.env.Now().Sub(t0); got != hours(7)+breach.DefaultRetentionAfterClose {
+		t.Errorf("incident ended at T+%s, want T+7h+%s", got, breach.DefaultRetentionAfterClose)
 	}
 	if len(h.closes) != 1 || h.closes[0].OpKey != incidentWF+"/upd-7" {
 		t.Errorf("closes %+v", h.closes)
@@ -210,5 +211,75 @@ func TestIncidentRejectsBadParams(t *testing.T) {
 		if de := DomainError(err); de == nil || de.Code != breach.ErrInvalid || de.Field == "" {
 			t.Errorf("params %+v: error %v", p, err)
 		}
+	}
+}
+
+// TestIncidentPurgesAfterRetention: closing the incident dates the purge
+// (closure + RetentionAfterClose); the incident waits for its children, then
+// for that date on a durable timer, runs PurgePeople exactly then, once, with
+// its op key, shows the date and the result in its view, and ends. Updates
+// during the wait are refused: the incident is closed.
+func TestIncidentPurgesAfterRetention(t *testing.T) {
+	const retention = 30 * 24 * time.Hour
+	closeAt := hours(50)
+	h := newHarness(t)
+	c := h.update(closeAt, "", UpdateClose, closeUpdate())
+	var open, waiting, justBefore IncidentView
+	h.query(hours(49), "", &open)
+	h.query(closeAt+time.Hour, "", &waiting)
+	h.query(closeAt+retention-time.Second, "", &justBefore)
+	late := h.update(closeAt+24*time.Hour, "", UpdateAssess, AssessUpdate{Actor: dpo, Reason: "after closure"})
+	purgesBefore := -1
+	h.env.RegisterDelayedCallback(func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		purgesBefore = len(h.purges)
+	}, closeAt+retention-time.Second)
+	h.runIncident(IncidentParams{RetentionAfterClose: retention})
+	accepted(t, c)
+	rejected(t, late, breach.ErrConflict)
+
+	if len(h.closes) != 1 || h.closes[0].RetentionAfterClose != retention {
+		t.Fatalf("closes %+v", h.closes)
+	}
+	if purgesBefore != 0 {
+		t.Errorf("%d purge(s) before close + retention", purgesBefore)
+	}
+	if len(h.purges) != 1 {
+		t.Fatalf("purges %+v, want exactly one", h.purges)
+	}
+	p := h.purges[0]
+	if got := p.At.Sub(t0); got != closeAt+retention {
+		t.Errorf("purge at T+%s, want T+%s (closure + retention)", got, closeAt+retention)
+	}
+	if p.In.OpKey != incidentWF+"/purge" || p.In.IncidentID != incidentID {
+		t.Errorf("purge input %+v", p.In)
+	}
+	if got := h.env.Now().Sub(t0); got != closeAt+retention {
+		t.Errorf("incident ended at T+%s, want right after the purge", got)
+	}
+	if open.PurgeAt != nil || open.Closed {
+		t.Errorf("open incident's view %+v", open)
+	}
+	want := t0.Add(closeAt + retention)
+	if !waiting.Closed || waiting.PurgeAt == nil || !waiting.PurgeAt.Equal(want) || waiting.Purged != nil {
+		t.Errorf("view while waiting: %+v", waiting)
+	}
+	if justBefore.Purged != nil {
+		t.Errorf("purged before the date: %+v", justBefore.Purged)
+	}
+}
+
+// TestIncidentDefaultRetention: without RetentionAfterClose the purge runs
+// breach.DefaultRetentionAfterClose (90 days) after the closure.
+func TestIncidentDefaultRetention(t *testing.T) {
+	h := newHarness(t)
+	h.update(hours(2), "", UpdateClose, closeUpdate())
+	h.runIncident(IncidentParams{})
+	if len(h.closes) != 1 || h.closes[0].RetentionAfterClose != 90*24*time.Hour {
+		t.Fatalf("closes %+v", h.closes)
+	}
+	if len(h.purges) != 1 || h.purges[0].At.Sub(t0) != hours(2)+90*24*time.Hour {
+		t.Fatalf("purges %+v", h.purges)
 	}
 }

@@ -47,6 +47,10 @@ type IncidentParams struct {
 	AwareAt         time.Time           `json:"aware_at"`
 	Regimes         []breach.RegimeCode `json:"regimes"` // gdpr always included
 	ReminderOffsets []time.Duration     `json:"reminder_offsets"`
+	// RetentionAfterClose is how long after the closure the contact data of
+	// the incident's people is purged (GDPR Art. 5(1)(e)); 0 means
+	// breach.DefaultRetentionAfterClose.
+	RetentionAfterClose time.Duration `json:"retention_after_close,omitempty"`
 }
 
 // RegimeParams start a Regime child workflow.
@@ -149,6 +153,12 @@ type IncidentView struct {
 	// PeopleWorkflowID is the people track's workflow (letters, the send);
 	// empty for incidents opened before it existed.
 	PeopleWorkflowID string `json:"people_workflow_id,omitempty"`
+	// PurgeAt is when the contact data of the incident's people will be (or
+	// was) destroyed: set at closure, closed_at + RetentionAfterClose. Nil
+	// while open, and for incidents closed before the purge existed.
+	PurgeAt *time.Time `json:"purge_at,omitempty"`
+	// Purged says what the purge did, once it ran.
+	Purged *activities.PurgeResult `json:"purged,omitempty"`
 }
 
 // AssessUpdate confirms (Risk nil) or overrides the proposed risk; Reason is mandatory.

@@ -102,7 +102,7 @@ func newIncidentCmd() *cobra.Command {
 
 	list := &cobra.Command{Use: "list", Short: "List incidents", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return call(cmd, http.MethodGet, "/api/v1/incidents", nil) }}
-	show := &cobra.Command{Use: "show ID", Short: "Show an incident with its deadlines, drafts and filings", Args: cobra.ExactArgs(1),
+	show := &cobra.Command{Use: "show ID", Short: "Show an incident with its deadlines, drafts, filings and purge date (purge.due_at, purge.purged_at)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error { return call(cmd, http.MethodGet, incidentPath(a[0]), nil) }}
 	proposal := &cobra.Command{Use: "proposal ID", Short: "Show the engine's risk proposal for the incident", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {

@@ -135,7 +135,8 @@ func runDev(ctx context.Context, out io.Writer, cfg config.Config, temporalPort 
 		Mailer: mailer, // the letters to the people: BREACH_SMTP_*, or a sink that delivers nothing
 		Store:  st, Temporal: tc, Codec: cdc, TaskQueue: cfg.TaskQueue,
 		ReminderOffsets: cfg.ReminderOffsets, CORSOrigin: cfg.CodecCORSOrigin, Logger: logger,
-		Vault: vlt, // contact data of affected people (BREACH_DATA_KEY)
+		RetentionAfterClose: cfg.RetentionAfterClose, // then the purge (BREACH_RETENTION_AFTER_CLOSE)
+		Vault:               vlt,                     // contact data of affected people (BREACH_DATA_KEY)
 		// Plain http on the developer's machine: cookies without Secure unless asked.
 		InsecureCookies: !cfg.Set["BREACH_COOKIE_SECURE"] || !cfg.CookieSecure,
 		OIDC:            oidcOptions(cfg), // sign-in through a provider (BREACH_OIDC_*), off when unset

@@ -47,11 +47,12 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*engi
 	e := &engine.Engine{
 		Store: st, Temporal: tc, Codec: cdc, TaskQueue: cfg.TaskQueue,
 		ReminderOffsets: cfg.ReminderOffsets, CORSOrigin: cfg.CodecCORSOrigin, Logger: logger,
-		Mailer:          mailer,
-		Vault:           vlt, // contact data of affected people (BREACH_DATA_KEY)
-		InsecureCookies: !cfg.CookieSecure,
-		OIDC:            oidcOptions(cfg), // sign-in through a provider (BREACH_OIDC_*), off when unset
-		InboundSecrets:  cfg.InboundSecrets,
+		RetentionAfterClose: cfg.RetentionAfterClose, // then the purge (BREACH_RETENTION_AFTER_CLOSE)
+		Mailer:              mailer,
+		Vault:               vlt, // contact data of affected people (BREACH_DATA_KEY)
+		InsecureCookies:     !cfg.CookieSecure,
+		OIDC:                oidcOptions(cfg), // sign-in through a provider (BREACH_OIDC_*), off when unset
+		InboundSecrets:      cfg.InboundSecrets,
 	}
 	return e, func() { tc.Close(); st.Close() }, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/breach-engine/breach/activities"
 	"github.com/breach-engine/breach/internal/breach"
+	"github.com/breach-engine/breach/internal/store"
 	"github.com/breach-engine/breach/workflows"
 )
 
@@ -16,6 +17,9 @@ type IncidentView struct {
 	Assessments []breach.AssessmentRecord `json:"assessments"`
 	Drafts      []breach.DraftVersion     `json:"drafts"`
 	Filings     []breach.Filing           `json:"filings"`
+	// Purge is when the contact data of the incident's people is due to be
+	// destroyed (set at closure) and when it was (GDPR Art. 5(1)(e)).
+	Purge store.PurgeState `json:"purge"`
 }
 
 // Incident returns one incident with its derived deadlines, assessments, drafts and filings.
@@ -35,6 +39,9 @@ func (s *Service) Incident(ctx context.Context, actor breach.Actor, id string) (
 		return IncidentView{}, err
 	}
 	if v.Filings, err = s.Store.Filings(ctx, id); err != nil {
+		return IncidentView{}, err
+	}
+	if v.Purge, err = s.Store.Purge(ctx, id); err != nil {
 		return IncidentView{}, err
 	}
 	v.Deadlines = Deadlines(inc, v.Filings)

@@ -28,8 +28,12 @@ type Service struct {
 	Temporal        client.Client
 	TaskQueue       string
 	ReminderOffsets []time.Duration
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// RetentionAfterClose goes into each new incident's workflow parameters:
+	// the purge of its people's contact data that long after the closure
+	// (GDPR Art. 5(1)(e)); 0: breach.DefaultRetentionAfterClose.
+	RetentionAfterClose time.Duration
+	Logger              *slog.Logger
+	Now                 func() time.Time
 	// Vault seals and opens the contact data of affected people
 	// (BREACH_DATA_KEY); imports need it.
 	Vault *vault.Vault
@@ -89,11 +93,12 @@ func (s *Service) startWorkflow(ctx context.Context, inc breach.Incident) error 
 		}
 	}
 	params := workflows.IncidentParams{
-		IncidentID:      inc.ID,
-		DetectedAt:      inc.DetectedAt,
-		AwareAt:         inc.AwareAt,
-		Regimes:         regimes,
-		ReminderOffsets: s.ReminderOffsets,
+		IncidentID:          inc.ID,
+		DetectedAt:          inc.DetectedAt,
+		AwareAt:             inc.AwareAt,
+		Regimes:             regimes,
+		ReminderOffsets:     s.ReminderOffsets,
+		RetentionAfterClose: s.RetentionAfterClose,
 	}
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                    breach.WorkflowID(inc.ID),

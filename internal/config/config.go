@@ -53,6 +53,9 @@ type Config struct {
 
 	DevDir          string
 	ReminderOffsets []time.Duration // before each deadline, longest first
+	// RetentionAfterClose is how long after an incident's closure the
+	// contact data of its people is kept before the purge (GDPR Art. 5(1)(e)).
+	RetentionAfterClose time.Duration
 
 	URL   string // the breach server the CLI talks to
 	Token string // the CLI's API token
@@ -211,6 +214,13 @@ var Vars = []Var{
 		Desc: "Comma-separated durations before each regulatory deadline at which reminders are sent.",
 		set: func(c *Config, v string) (err error) {
 			c.ReminderOffsets, err = ParseOffsets(v)
+			return err
+		}},
+	{Name: "BREACH_RETENTION_AFTER_CLOSE", Default: "90d", Group: "Deadlines",
+		Desc: "How long after an incident is closed the contact data of its people is kept before it is destroyed " +
+			"(GDPR Art. 5(1)(e)): days (90d) or a Go duration (2160h). Fixed for each incident when it is opened.",
+		set: func(c *Config, v string) (err error) {
+			c.RetentionAfterClose, err = ParseRetention(v)
 			return err
 		}},
 
@@ -607,6 +617,27 @@ func ParseOffsets(s string) ([]time.Duration, error) {
 	}
 	slices.SortFunc(out, func(a, b time.Duration) int { return int(b - a) })
 	return out, nil
+}
+
+// ParseRetention reads a retention period: whole days ("90d") or a Go
+// duration ("2160h"), positive.
+func ParseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 36500 {
+			return 0, fmt.Errorf("%q: want a whole number of days from 1 to 36500, such as 90d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number of days (90d) or a duration (2160h)", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q: the retention period must be positive", s)
+	}
+	return d, nil
 }
 
 func validHostPort(v string) error {

@@ -37,6 +37,9 @@ func TestDefaults(t *testing.T) {
 	if !equalDurations(c.ReminderOffsets, want) {
 		t.Errorf("offsets %v", c.ReminderOffsets)
 	}
+	if c.RetentionAfterClose != 90*24*time.Hour {
+		t.Errorf("retention %v", c.RetentionAfterClose)
+	}
 	if len(c.Set) != 0 {
 		t.Errorf("Set = %v, want empty", c.Set)
 	}
@@ -394,5 +397,26 @@ func TestOIDC(t *testing.T) {
 		} else if strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("%s: secret in error", name)
 		}
+	}
+}
+
+func TestParseRetention(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, " 1d ": 24 * time.Hour, "2160h": 2160 * time.Hour, "30m": 30 * time.Minute} {
+		if got, err := ParseRetention(in); err != nil || got != want {
+			t.Errorf("ParseRetention(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0d", "-3d", "1.5d", "d", "0s", "-1h", "90 days", "99999d"} {
+		if _, err := ParseRetention(bad); err == nil {
+			t.Errorf("ParseRetention(%q) accepted", bad)
+		}
+	}
+	c, err := LoadFrom(env(map[string]string{"BREACH_RETENTION_AFTER_CLOSE": "30d"}))
+	if err != nil || c.RetentionAfterClose != 30*24*time.Hour {
+		t.Fatalf("BREACH_RETENTION_AFTER_CLOSE=30d: %v %v", c.RetentionAfterClose, err)
+	}
+	if _, err := LoadFrom(env(map[string]string{"BREACH_RETENTION_AFTER_CLOSE": "soon"})); err == nil ||
+		!strings.Contains(err.Error(), "BREACH_RETENTION_AFTER_CLOSE") {
+		t.Fatalf("bad retention: %v", err)
 	}
 }

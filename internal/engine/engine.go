@@ -36,8 +36,12 @@ type Engine struct {
 	Codec           *codec.Codec
 	TaskQueue       string
 	ReminderOffsets []time.Duration
-	CORSOrigin      string
-	Logger          *slog.Logger
+	// RetentionAfterClose is carried into each new incident's workflow: how
+	// long after closure its people's contact data is purged
+	// (BREACH_RETENTION_AFTER_CLOSE); 0: breach.DefaultRetentionAfterClose.
+	RetentionAfterClose time.Duration
+	CORSOrigin          string
+	Logger              *slog.Logger
 	// InsecureCookies drops the Secure flag of the web pages' session cookie,
 	// for `breach dev` on plain http (BREACH_COOKIE_SECURE=false).
 	InsecureCookies bool
@@ -71,6 +75,7 @@ func (e *Engine) App() *app.Service {
 	return &app.Service{
 		Store: e.Store, Temporal: e.Temporal, TaskQueue: e.TaskQueue,
 		ReminderOffsets: e.ReminderOffsets, Logger: e.Logger, Vault: e.Vault,
+		RetentionAfterClose: e.RetentionAfterClose,
 	}
 }
 

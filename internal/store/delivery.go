@@ -140,6 +140,9 @@ func (t *Tx) StartSend(ctx context.Context, actor breach.Actor, in StartSendInpu
 	if err != nil {
 		return send, err
 	}
+	if inc.State == breach.StateClosed {
+		return send, closedConflict()
+	}
 	if err := t.s.LockPeople(ctx, t, in.IncidentID); err != nil {
 		return send, err
 	}
@@ -222,6 +225,14 @@ func (t *Tx) SetSendState(ctx context.Context, actor breach.Actor, sendID string
 	}
 	if !slices.Contains(sendTransitions[s.State], to) {
 		return s, breach.Errorf(breach.ErrConflict, "send %d is %s: it cannot become %s", s.Seq, s.State, to)
+	}
+	// A send running when the incident closed goes on to its end (the people
+	// it was decided to tell are told; the incident's workflow waits for it
+	// before the purge); it can still end, but no longer pause or resume.
+	if to == breach.SendPaused || to == breach.SendRunning {
+		if err := refuseClosed(ctx, t.tx, s.IncidentID); err != nil {
+			return s, err
+		}
 	}
 	from := s.State
 	now := t.Now()

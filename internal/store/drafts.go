@@ -190,6 +190,9 @@ func (t *Tx) DecideDraft(ctx context.Context, actor breach.Actor, incidentID, dr
 	if incidentID != "" && d.IncidentID != incidentID {
 		return d, notFound("draft version")
 	}
+	if err := refuseClosed(ctx, t.tx, d.IncidentID); err != nil {
+		return d, err
+	}
 	if d.State != breach.DraftPending {
 		return d, breach.Errorf(breach.ErrConflict, "draft version is %s, not pending", d.State)
 	}

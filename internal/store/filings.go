@@ -37,6 +37,9 @@ func (t *Tx) RecordFiling(ctx context.Context, actor breach.Actor, f breach.Fili
 	if f.IncidentID != "" && d.IncidentID != f.IncidentID {
 		return f, notFound("draft version")
 	}
+	if err := refuseClosed(ctx, t.tx, d.IncidentID); err != nil {
+		return f, err
+	}
 	if f.Key != (breach.DraftKey{}) && (f.Key.Regime != d.Key.Regime || f.Key.Stage != d.Key.Stage || (f.Key.Seq != 0 && f.Key.Seq != d.Key.Seq)) {
 		return f, breach.Invalid("key", "the draft version belongs to another filing")
 	}

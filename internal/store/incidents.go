@@ -244,25 +244,42 @@ func (t *Tx) ChangeAwareAt(ctx context.Context, actor breach.Actor, incidentID s
 	return inc, err
 }
 
-// CloseIncident closes the incident with its summary and audits "incident.closed".
-func (t *Tx) CloseIncident(ctx context.Context, actor breach.Actor, incidentID, summary string) (breach.Incident, error) {
-	inc, err := t.Incident(ctx, incidentID)
+// CloseIncident closes the incident with its summary and audits
+// "incident.closed". With a retention period, the purge of its people's
+// contact data is due that long after the closure (purge_after, GDPR
+// Art. 5(1)(e)), and the returned PurgeAfter says when; 0 schedules none.
+//
+// Closing freezes the incident's register entry (Art. 33(5)): every writer of
+// the incident, its assessments, drafts and filings checks the state under
+// the incident's row lock and refuses a closed incident, and the database
+// triggers of migration 011 refuse it whatever the code path.
+func (t *Tx) CloseIncident(ctx context.Context, actor breach.Actor, incidentID, summary string, retention time.Duration) (inc breach.Incident, purgeAfter *time.Time, err error) {
+	inc, err = t.Incident(ctx, incidentID)
 	if err != nil {
-		return inc, err
+		return inc, nil, err
 	}
 	if inc.State == breach.StateClosed {
-		return inc, closedConflict()
+		return inc, nil, closedConflict()
 	}
-	now := t.Now()
-	if _, err := t.tx.Exec(ctx, `UPDATE incidents SET state = 'closed', closed_at = $2, summary = $3, updated_at = now() WHERE id = $1`,
-		incidentID, now, summary); err != nil {
-		return inc, mapErr(err)
+	if retention < 0 {
+		return inc, nil, breach.Invalid("retention", "must not be negative")
+	}
+	now := micro(t.Now())
+	after := map[string]any{"state": breach.StateClosed, "closed_at": now, "summary": summary}
+	if retention > 0 {
+		due := micro(now.Add(retention))
+		purgeAfter = &due
+		after["purge_after"] = due
+	}
+	if _, err := t.tx.Exec(ctx, `UPDATE incidents SET state = 'closed', closed_at = $2, summary = $3, purge_after = $4, updated_at = now() WHERE id = $1`,
+		incidentID, now, summary, purgeAfter); err != nil {
+		return inc, nil, mapErr(err)
 	}
 	before := map[string]any{"state": inc.State}
 	inc.State, inc.ClosedAt, inc.Summary = breach.StateClosed, &now, summary
 	_, err = t.Audit(ctx, AuditEntry{
 		Actor: actor, Action: "incident.closed", IncidentID: incidentID,
-		Before: before, After: map[string]any{"state": inc.State, "closed_at": now, "summary": summary},
+		Before: before, After: after,
 	})
-	return inc, err
+	return inc, purgeAfter, err
 }

@@ -167,6 +167,9 @@ func (t *Tx) DecideLetter(ctx context.Context, actor breach.Actor, incidentID, l
 	if incidentID != "" && l.IncidentID != incidentID {
 		return l, notFound("letter version")
 	}
+	if err := refuseClosed(ctx, t.tx, l.IncidentID); err != nil {
+		return l, err
+	}
 	if l.State != breach.LetterPending {
 		return l, breach.Errorf(breach.ErrConflict, "letter version is %s, not pending", l.State)
 	}

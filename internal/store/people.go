@@ -184,6 +184,11 @@ func (s *Store) ImportPeopleBatches(ctx context.Context, actor breach.Actor, inc
 	if err := checkPeopleOpen(ctx, tx, incidentID); err != nil {
 		return res, fmt.Errorf("store: import people: %w", err)
 	}
+	// From here v is the incident's own key (made now on its first import),
+	// the ring after it (incident_keys.go).
+	if v, err = incidentVault(ctx, tx, v, incidentID, true); err != nil {
+		return res, fmt.Errorf("store: import people: incident key: %w", err)
+	}
 	imp := &importer{tx: tx, incident: incident, keyID: v.KeyID(), part: peoplePartition(incident)}
 	if err := imp.preparePartition(ctx); err != nil {
 		return res, fmt.Errorf("store: import people: %w", err)
@@ -865,6 +870,10 @@ func (s *Store) Recipients(ctx context.Context, v *vault.Vault, incidentID strin
 	if !validID(incidentID) {
 		return nil, fmt.Errorf("store: recipients: %w", notFound("incident"))
 	}
+	v, err := s.IncidentVault(ctx, v, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("store: recipients: %w", err)
+	}
 	rows, err := s.Pool.Query(ctx, `
 		SELECT id, email_index, key_id, email, full_name, language FROM people
 		WHERE incident_id = $1 AND id BETWEEN $2 AND $3 AND email IS NOT NULL
@@ -916,6 +925,10 @@ func scanRecipient(row pgx.Row, o *vault.Opener, incident uuid.UUID) (breach.Rec
 func (s *Store) RecipientByEmail(ctx context.Context, v *vault.Vault, incidentID, email string) (breach.Recipient, error) {
 	if !validID(incidentID) {
 		return breach.Recipient{}, fmt.Errorf("store: recipient by email: %w", notFound("incident"))
+	}
+	v, err := s.IncidentVault(ctx, v, incidentID)
+	if err != nil {
+		return breach.Recipient{}, fmt.Errorf("store: recipient by email: %w", err)
 	}
 	idxs := v.Indexes(email)
 	keyIDs, indexes := make([]string, len(idxs)), make([][]byte, len(idxs))

@@ -263,8 +263,8 @@ func TestSecondImportContinuesIDsAndMergesIntoEarlierRows(t *testing.T) {
 	if _, err := st.ImportPeople(ctx, dpo, id, seq(person(2, "a@example.org", "A"), person(3, "b@example.org", "B")), old, store.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// A rotated key ring: the new key seals and indexes, the old one opens
-	// and de-duplicates the earlier rows.
+	// A rotated key ring: the incident's key, wrapped under the old key,
+	// still unwraps, and seals, indexes and de-duplicates as before.
 	rotated := dataVault(t, keySpec("2026", 2)+","+keySpec("2025", 1))
 	res, err := st.ImportPeople(ctx, dpo, id, seq(
 		person(2, "b@example.org", "B again"), person(3, "c@example.org", "C"), person(4, "b@example.org", "B thrice"),
@@ -295,8 +295,15 @@ func TestSecondImportContinuesIDsAndMergesIntoEarlierRows(t *testing.T) {
 		_ = r.Scan(&k)
 		keys = append(keys, k)
 	}
-	if strings.Join(keys, ",") != "2025,2025,2026" {
+	// Every row is sealed under the incident's own key (migration 011),
+	// which stays wrapped under the key that was current when it was made:
+	// a rotation of the ring re-wraps it (RewrapIncidentKeys), rows never move.
+	if strings.Join(keys, ",") != strings.Repeat(vault.IncidentKeyID+",", 2)+vault.IncidentKeyID {
 		t.Fatalf("key ids %v", keys)
+	}
+	var wrapKey string
+	if err := st.Pool.QueryRow(ctx, `SELECT key_id FROM incident_keys WHERE incident_id = $1`, id).Scan(&wrapKey); err != nil || wrapKey != "2025" {
+		t.Fatalf("incident key wrapped under %q: %v", wrapKey, err)
 	}
 	for email, wantID := range map[string]int64{"a@example.org": 3 - b.PersonID, "c@example.org": 3} {
 		p, err := st.RecipientByEmail(ctx, rotated, id, email)

@@ -124,6 +124,8 @@ func mapErr(err error) error {
 			return &breach.Error{Code: breach.ErrNotFound, Message: "refers to a missing row (" + pe.ConstraintName + ")"}
 		case "23514", "22P02", "22007", "22008": // check, invalid text, datetime
 			return &breach.Error{Code: breach.ErrInvalid, Message: "invalid value (" + pe.ConstraintName + ")"}
+		case "BR409": // migration 011: a closed incident's register entry is frozen
+			return closedConflict()
 		}
 	}
 	return err

@@ -349,7 +349,7 @@ func TestDoIsIdempotent(t *testing.T) {
 		var out string
 		replayed, err := st.Do(ctx, op, &out, func(ctx context.Context, tx *store.Tx) (any, error) {
 			calls++
-			closed, err := tx.CloseIncident(ctx, dpo, inc.ID, "contained")
+			closed, _, err := tx.CloseIncident(ctx, dpo, inc.ID, "contained", 0)
 			return string(closed.State), err
 		})
 		return replayed, out, err

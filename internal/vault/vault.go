@@ -31,6 +31,12 @@
 // so nobody is loaded twice across a rotation. Dropping a key from the ring
 // makes its rows unreadable and unfindable: purge them, or re-seal them under
 // the new key, before removing it.
+//
+// Incident keys (incident.go). Since migration 011 each incident's people are
+// sealed and indexed under a data key of their own, stored only wrapped by
+// the ring (envelope encryption), so that destroying that one key destroys
+// the incident's contact data everywhere it was copied (crypto-shredding,
+// GDPR Art. 5(1)(e) and 17). The rows say so with key_id IncidentKeyID.
 package vault
 
 import (
@@ -65,6 +71,7 @@ const (
 const (
 	sealLabel  = "breach/vault/seal/v1"
 	indexLabel = "breach/vault/email-index/v1"
+	wrapLabel  = "breach/vault/incident-key-wrap/v1"
 )
 
 const (
@@ -78,7 +85,11 @@ const (
 
 type key struct {
 	aead  cipher.AEAD
-	index []byte // HMAC key
+	index []byte      // HMAC key
+	wrap  cipher.AEAD // wraps incident keys; nil for an incident key
+	// gone, for IncidentKeyID only: why the incident's rows cannot be
+	// opened (ErrKeyDestroyed, ErrNoIncidentKey); aead and index are nil.
+	gone error
 }
 
 // Vault seals and opens contact data and computes blind indexes. It is safe
@@ -104,17 +115,29 @@ func New(ring *codec.KeyRing) (*Vault, error) {
 		if err != nil {
 			return nil, fmt.Errorf("vault: key %q: %w", id, err)
 		}
-		block, err := aes.NewCipher(sk)
+		wk, err := ring.Derive(id, wrapLabel, 32)
 		if err != nil {
 			return nil, fmt.Errorf("vault: key %q: %w", id, err)
 		}
-		aead, err := cipher.NewGCM(block)
+		aead, err := newGCM(sk)
 		if err != nil {
 			return nil, fmt.Errorf("vault: key %q: %w", id, err)
 		}
-		v.keys[id] = &key{aead: aead, index: ik}
+		wrap, err := newGCM(wk)
+		if err != nil {
+			return nil, fmt.Errorf("vault: key %q: %w", id, err)
+		}
+		v.keys[id] = &key{aead: aead, index: ik, wrap: wrap}
 	}
 	return v, nil
+}
+
+func newGCM(k []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // FromSpec parses a key spec (the format of BREACH_DATA_KEY) into a vault.
@@ -190,6 +213,9 @@ func (v *Vault) open(ad []byte, keyID string, col Column, sealed []byte) ([]byte
 	k, ok := v.keys[keyID]
 	if !ok {
 		return nil, fmt.Errorf("%w %q (column %s)", ErrUnknownKey, keyID, col)
+	}
+	if k.gone != nil {
+		return nil, fmt.Errorf("vault: open %s: %w", col, k.gone)
 	}
 	if len(sealed) < Overhead {
 		return nil, fmt.Errorf("vault: open %s: sealed value too short", col)
