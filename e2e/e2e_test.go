@@ -50,6 +50,9 @@ func newEnv(t *testing.T) *env {
 	e := &engine.Engine{
 		Store: st, Temporal: tc, Codec: cdc, TaskQueue: testenv.TaskQueue(t),
 		ReminderOffsets: breach.DefaultReminderOffsets, Logger: testenv.Logger(),
+		// A closed incident's workflow ends after the purge: a second, so
+		// that the tests see it end.
+		RetentionAfterClose: time.Second,
 	}
 	testenv.Worker(t, tc, e.TaskQueue, func(r worker.Registry) {
 		engine.Register(r, &activities.Activities{Store: st, Dossiers: templates.Dossiers{}, Logger: testenv.Logger()})
@@ -247,7 +250,7 @@ func TestRegulatorTrackEndToEnd(t *testing.T) {
 
 	// Refusals were audited.
 	actions := strings.Join(v.auditActions(inc.ID), ",")
-	for _, want := range []string{"incident.opened", "assessment.decided", "draft.saved", "draft.approved", "filing.recorded", "incident.closed", "update.rejected"} {
+	for _, want := range []string{"incident.opened", "assessment.decided", "draft.saved", "draft.approved", "filing.recorded", "incident.closed", "update.rejected", "people.purged"} {
 		if !strings.Contains(actions, want) {
 			t.Errorf("audit log lacks %s: %s", want, actions)
 		}
