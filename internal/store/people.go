@@ -78,7 +78,8 @@ type ImportResult struct {
 //	  -> dispatcher: blind index, de-duplication (line order: the first row
 //	     of an email is the one kept)
 //	  -> sealing workers, one per core
-//	  -> windows of copyWindow rows sorted by blind index, given dense IDs
+//	  -> windows of copyWindow rows (sorted by blind index in a later
+//	     import), given dense IDs
 //	  -> COPY straight into people (PostgreSQL's binary format)
 //
 // Every row is written once, into its final place: a staging table and an
@@ -105,7 +106,9 @@ const importBatch = 512
 // over its pages instead of a random page per row, which keeps a load of
 // millions of people from slowing down as that index outgrows the database's
 // cache. IDs stay dense and follow the file window by window; the heap, the
-// primary key and the fan-out's ID ranges stay in step. About 12 MB.
+// primary key and the fan-out's ID ranges stay in step. About 12 MB. The
+// first import, into a partition without indexes yet, does not sort: its
+// IDs follow the file row by row.
 const copyWindow = 32768
 
 // stageFlush is how many staged rows are held before they are copied to the
@@ -199,7 +202,7 @@ func (s *Store) ImportPeopleBatches(ctx context.Context, actor breach.Actor, inc
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM people WHERE incident_id = $1`, incidentID).Scan(&maxID); err != nil {
 			return res, fmt.Errorf("store: import people: highest id: %w", err)
 		}
-		if err := seen.load(ctx, tx, incidentID); err != nil {
+		if imp.older, err = seen.load(ctx, tx, incidentID, v.KeyID()); err != nil {
 			return res, fmt.Errorf("store: import people: read the people already loaded: %w", err)
 		}
 	}
@@ -331,19 +334,24 @@ func (s *prefixSet) insert(p uint64) {
 	}
 }
 
-func (s *prefixSet) load(ctx context.Context, tx pgx.Tx, incidentID string) error {
-	rows, err := tx.Query(ctx, `SELECT email_index FROM people WHERE incident_id = $1`, incidentID)
+// load adds the blind indexes of the incident's people to the set, and
+// reports whether any of them was sealed under another key than keyID (the
+// import's): only then must the rows of the file be indexed under the older
+// keys too.
+func (s *prefixSet) load(ctx context.Context, tx pgx.Tx, incidentID, keyID string) (older bool, err error) {
+	rows, err := tx.Query(ctx, `SELECT email_index, key_id <> $2 FROM people WHERE incident_id = $1`, incidentID, keyID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		raw := rows.RawValues()
-		if len(raw) == 1 && len(raw[0]) >= 8 {
+		if len(raw) == 2 && len(raw[0]) >= 8 {
 			s.add(prefix(raw[0]))
+			older = older || (len(raw[1]) == 1 && raw[1][0] != 0) // boolean, binary format
 		}
 	}
-	return rows.Err()
+	return older, rows.Err()
 }
 
 // importRow is a row on its way to COPY.
@@ -365,6 +373,7 @@ type importer struct {
 	keyID    string
 	part     string // the incident's partition of people (peoplePartition)
 	fresh    bool   // part was made by this import: not yet indexed nor attached
+	older    bool   // the incident has people sealed under an older key of the ring
 	staging  bool   // the staging table exists
 	staged   int64  // rows copied to it
 }
@@ -434,7 +443,7 @@ func (imp *importer) attach(ctx context.Context) error {
 //	  -> COPY (this goroutine)
 //
 // Only reading the bytes and the ordered bookkeeping are serial: the work per
-// row (normalising, two HMACs, four seals) runs on every core.
+// row (normalising, the blind index, four seals) runs on every core.
 func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error], v *vault.Vault, seen *prefixSet, maxID int64, opts ImportOptions, res *ImportResult) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -477,11 +486,36 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 		go func() {
 			defer sealers.Done()
 			s := v.Sealer(imp.incident)
+			// The indexes under the older keys of the ring matter only
+			// against people loaded under them (prefixSet.load).
+			others := 0
+			if imp.older {
+				others = s.Others()
+			}
 			for j := range work {
 				if j.b.Prepare != nil {
 					j.b.Prepare(&j.b)
 				}
 				j.rows = make([]importRow, len(j.b.Rows))
+				// One buffer holds the batch's indexes and sealed values:
+				// a few allocations per batch instead of five or more per
+				// row. Each value is a full slice expression of it, so
+				// nothing appended to one can run into the next.
+				size := 0
+				for i := range j.b.Rows {
+					row := &j.b.Rows[i]
+					if row.Reject != "" {
+						continue
+					}
+					size += (1 + others) * vault.IndexSize
+					for _, plain := range [4]string{row.Email, row.Name, row.Phone, row.AccountID} {
+						if plain != "" {
+							size += vault.SealedSize(len(plain))
+						}
+					}
+				}
+				buf := make([]byte, 0, size)
+				cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
 				for i := range j.b.Rows {
 					row, r := &j.b.Rows[i], &j.rows[i]
 					r.line, r.reject = row.Line, row.Reject
@@ -492,10 +526,22 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 					if r.lang == "" {
 						r.lang = string(breach.French)
 					}
-					r.index, r.others = s.Index(row.Email), s.OtherIndexes(row.Email)
+					at := len(buf)
+					buf = s.AppendIndex(buf, row.Email)
+					r.index = cut(at)
+					if others > 0 {
+						at = len(buf)
+						buf = s.AppendOtherIndexes(buf, row.Email)
+						r.others = make([][]byte, others)
+						for k := range r.others {
+							r.others[k] = buf[at+k*vault.IndexSize : at+(k+1)*vault.IndexSize : at+(k+1)*vault.IndexSize]
+						}
+					}
 					for c, plain := range [4]string{row.Email, row.Name, row.Phone, row.AccountID} {
 						if plain != "" {
-							r.sealed[c] = s.Seal(r.index, sealedColumns[c], plain)
+							at = len(buf)
+							buf = s.AppendSeal(buf, r.index, sealedColumns[c], plain)
+							r.sealed[c] = cut(at)
 						}
 					}
 				}
@@ -519,10 +565,22 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 		defer close(windows)
 		nextID := maxID
 		var w copyChunk
+		var keyed []keyedRow
 		size := 4096 // small first windows: COPY starts early
 		send := func() bool {
 			size = min(2*size, copyWindow)
-			slices.SortFunc(w.rows, func(a, b *importRow) int { return cmp.Compare(prefix(a.index), prefix(b.index)) })
+			// A fresh partition has no index yet: key order would not
+			// help it, and the rows keep the order of the file.
+			if !imp.fresh {
+				keyed = keyed[:0]
+				for _, r := range w.rows {
+					keyed = append(keyed, keyedRow{prefix(r.index), r})
+				}
+				slices.SortFunc(keyed, func(a, b keyedRow) int { return cmp.Compare(a.key, b.key) })
+				for i, k := range keyed {
+					w.rows[i] = k.row
+				}
+			}
 			for _, r := range w.rows {
 				nextID++
 				r.id = nextID
@@ -619,6 +677,13 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 }
 
 var peopleCopyColumns = []string{"incident_id", "id", "email_index", "key_id", "email", "full_name", "phone", "account_id", "language"}
+
+// keyedRow is a row and its sort key in a window: the key read once, not at
+// every comparison.
+type keyedRow struct {
+	key uint64
+	row *importRow
+}
 
 // copyChunk is a window of rows for people, sorted by blind index and
 // numbered, and the possible duplicates met on the way.

@@ -48,6 +48,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -229,7 +230,10 @@ func (v *Vault) open(ad []byte, keyID string, col Column, sealed []byte) ([]byte
 
 // Sealer is the import's fast path: it seals for one incident under the
 // current key, reusing its HMAC state and buffers and drawing nonces from a
-// block of random bytes. One Sealer per goroutine.
+// block of random bytes. Its Append methods write into a buffer the caller
+// owns, so that an import can keep a whole batch's indexes and sealed values
+// in one allocation (the garbage collector's work grows with the number of
+// objects, not their bytes). One Sealer per goroutine.
 type Sealer struct {
 	v        *Vault
 	incident uuid.UUID
@@ -237,6 +241,7 @@ type Sealer struct {
 	mac      hash.Hash
 	others   []hash.Hash // index MACs of the older keys
 	ad       []byte
+	msg      []byte // the email being indexed: hash.Hash takes bytes
 	rnd      []byte
 	pos      int
 }
@@ -257,10 +262,27 @@ func (s *Sealer) KeyID() string { return s.v.current }
 
 // Index is Vault.Index.
 func (s *Sealer) Index(email string) []byte {
-	s.mac.Reset()
-	s.mac.Write([]byte(email))
-	return s.mac.Sum(make([]byte, 0, IndexSize))
+	return s.AppendIndex(make([]byte, 0, IndexSize), email)
 }
+
+// AppendIndex appends the blind index of email under the current key
+// (IndexSize bytes) to dst.
+func (s *Sealer) AppendIndex(dst []byte, email string) []byte {
+	return s.appendMAC(dst, s.mac, email)
+}
+
+func (s *Sealer) appendMAC(dst []byte, m hash.Hash, email string) []byte {
+	// Copied rather than converted: a conversion passed to an interface
+	// method escapes, one allocation per row.
+	s.msg = append(s.msg[:0], email...)
+	m.Reset()
+	m.Write(s.msg)
+	return m.Sum(dst)
+}
+
+// Others is how many older keys the ring holds: the number of indexes
+// AppendOtherIndexes appends.
+func (s *Sealer) Others() int { return len(s.others) }
 
 // OtherIndexes is the index of email under each older key of the ring (nil
 // when the ring holds one key): an import de-duplicates against rows loaded
@@ -271,24 +293,46 @@ func (s *Sealer) OtherIndexes(email string) [][]byte {
 	}
 	out := make([][]byte, len(s.others))
 	for i, m := range s.others {
-		m.Reset()
-		m.Write([]byte(email))
-		out[i] = m.Sum(make([]byte, 0, IndexSize))
+		out[i] = s.appendMAC(make([]byte, 0, IndexSize), m, email)
 	}
 	return out
 }
 
+// AppendOtherIndexes appends the index of email under each older key of the
+// ring (Others of them, IndexSize bytes each, in ring order) to dst.
+func (s *Sealer) AppendOtherIndexes(dst []byte, email string) []byte {
+	for _, m := range s.others {
+		dst = s.appendMAC(dst, m, email)
+	}
+	return dst
+}
+
 // Seal is Vault.Seal for the Sealer's incident.
 func (s *Sealer) Seal(index []byte, col Column, plain string) []byte {
+	return s.AppendSeal(nil, index, col, plain)
+}
+
+// SealedSize is the size of a sealed value of n bytes.
+func SealedSize(n int) int { return n + Overhead }
+
+// AppendSeal appends the sealed value (nonce || ciphertext || tag,
+// SealedSize(len(plain)) bytes) to dst. With room enough in dst, it does not
+// allocate: the plain text is copied after the nonce and sealed in place.
+func (s *Sealer) AppendSeal(dst, index []byte, col Column, plain string) []byte {
 	if s.pos+nonceSize > len(s.rnd) {
 		_, _ = rand.Read(s.rnd)
 		s.pos = 0
 	}
-	out := make([]byte, nonceSize, nonceSize+len(plain)+tagSize)
-	copy(out, s.rnd[s.pos:s.pos+nonceSize])
+	start := len(dst)
+	dst = slices.Grow(dst, SealedSize(len(plain)))
+	dst = append(dst, s.rnd[s.pos:s.pos+nonceSize]...)
 	s.pos += nonceSize
+	dst = append(dst, plain...)
 	s.ad = additionalData(s.ad, s.incident, index, col)
-	return s.aead.Seal(out, out, []byte(plain), s.ad)
+	head := dst[:start+nonceSize]
+	// The output starts exactly where the plain text is (in-place sealing,
+	// which cipher.AEAD allows), and Grow left room for the tag.
+	return s.aead.Seal(head, head[start:], dst[start+nonceSize:], s.ad)
 }
 
 // Opener opens many values with reused buffers; one per goroutine.

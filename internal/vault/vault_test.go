@@ -153,6 +153,49 @@ func TestFromSpecErrorsDoNotQuoteTheKey(t *testing.T) {
 	}
 }
 
+// TestSealerAppends: the Append forms write the same index and values that
+// open, one after the other in one buffer, without allocating when the
+// buffer has room, and without touching what the buffer held before.
+func TestSealerAppends(t *testing.T) {
+	v := mustVault(t, spec("new", 2)+","+spec("old", 1))
+	s := v.Sealer(inc1)
+	email := "marie.dupont@example.org"
+	idx := s.Index(email)
+	size := 2*IndexSize + SealedSize(len(email)) + SealedSize(len("Marie Dupont"))
+	buf := append(make([]byte, 0, 4+size), "head"...)
+	var sealedEmail, sealedName []byte
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = buf[:4]
+		buf = s.AppendIndex(buf, email)
+		buf = s.AppendOtherIndexes(buf, email)
+		at := len(buf)
+		buf = s.AppendSeal(buf, idx, Email, email)
+		sealedEmail = buf[at:len(buf):len(buf)]
+		at = len(buf)
+		buf = s.AppendSeal(buf, idx, FullName, "Marie Dupont")
+		sealedName = buf[at:]
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per row", allocs)
+	}
+	if len(buf) != 4+size || string(buf[:4]) != "head" {
+		t.Fatalf("buffer %d bytes, head %q", len(buf), buf[:4])
+	}
+	if !bytes.Equal(buf[4:4+IndexSize], idx) || !bytes.Equal(buf[4+IndexSize:4+2*IndexSize], s.OtherIndexes(email)[0]) ||
+		s.Others() != 1 || !bytes.Equal(s.OtherIndexes(email)[0], v.Indexes(email)[1].Index) {
+		t.Fatal("appended indexes differ")
+	}
+	if got, err := v.Open("new", inc1, idx, Email, sealedEmail); err != nil || string(got) != email {
+		t.Fatalf("email: %q %v", got, err)
+	}
+	if got, err := v.Open("new", inc1, idx, FullName, sealedName); err != nil || string(got) != "Marie Dupont" {
+		t.Fatalf("name: %q %v", got, err)
+	}
+	if bytes.Contains(buf, []byte("Marie")) || bytes.Contains(buf, []byte("dupont")) {
+		t.Fatal("plain text left in the buffer")
+	}
+}
+
 func BenchmarkSealerRow(b *testing.B) {
 	v := mustVault(b, spec("k1", 1))
 	s := v.Sealer(inc1)
