@@ -201,6 +201,33 @@ func (c *csvReader) readRecord(ncols int) (start int64, bad string, err error) {
 		}
 		c.buf = append(c.buf, b)
 	}
+	// addRun adds the bytes of chunk from i that are plain text in the
+	// current state (no separator, quote or line end) at once, and returns
+	// the index of the last one: most of a file is such runs, and a byte
+	// at a time through the state machine was most of the reading's cost.
+	// Of a run that would pass a size limit, what fits is stored, as add
+	// would, and the field is marked: the record is rejected as oversize
+	// (endField).
+	addRun := func(chunk []byte, i int, quotedRun bool) int {
+		j := i + 1
+		if quotedRun {
+			for j < len(chunk) && chunk[j] != '"' && chunk[j] != '\n' {
+				j++
+			}
+		} else {
+			for j < len(chunk) && chunk[j] != c.comma && chunk[j] != '"' && chunk[j] != '\n' {
+				j++
+			}
+		}
+		if n := j - i; len(c.buf)-fieldStart+n > MaxFieldBytes || len(c.buf)+n > MaxRecordBytes {
+			fit := max(0, min(MaxFieldBytes-(len(c.buf)-fieldStart), MaxRecordBytes-len(c.buf)))
+			c.buf = append(c.buf, chunk[i:i+fit]...)
+			fieldOver = true
+			return j - 1
+		}
+		c.buf = append(c.buf, chunk[i:j]...)
+		return j - 1
+	}
 	// endLine ends the record at an LF (a CR before it belongs to CRLF); an
 	// empty line is skipped and reading goes on.
 	endLine := func() (done bool) {
@@ -234,7 +261,7 @@ func (c *csvReader) readRecord(ncols int) (start int64, bad string, err error) {
 						return start, bad, nil
 					}
 				default:
-					add(b)
+					i = addRun(chunk, i, false)
 					state = stUnquoted
 				}
 			case stUnquoted:
@@ -251,13 +278,16 @@ func (c *csvReader) readRecord(ncols int) (start int64, bad string, err error) {
 					setBad("bad quoting: a quote inside an unquoted field (quote the field and double the quote)")
 					state = stSkip
 				default:
-					add(b)
+					i = addRun(chunk, i, false)
 				}
 			case stQuoted:
-				if b == '"' {
+				switch b {
+				case '"':
 					state = stQuoteInQuoted
-				} else {
+				case '\n':
 					add(b)
+				default:
+					i = addRun(chunk, i, true)
 				}
 			case stQuoteInQuoted:
 				switch b {

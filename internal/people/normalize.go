@@ -84,6 +84,15 @@ func normalizeName(col, s string) (string, error) {
 			}
 			return s, nil
 		}
+	} else if singleSpaced(s) {
+		// Most names with accents have no white space to collapse either:
+		// only the composition is left, which returns s itself when it is
+		// already NFC (the usual case), without copying it.
+		out := norm.NFC.String(s)
+		if utf8.RuneCountInString(out) > MaxNameRunes {
+			return "", reasonf(col, "oversize field (longer than 200 characters)")
+		}
+		return out, nil
 	}
 	var b strings.Builder
 	b.Grow(len(s))
@@ -106,6 +115,19 @@ func normalizeName(col, s string) (string, error) {
 	return out, nil
 }
 
+// singleSpaced reports whether s has no white space but single ASCII spaces
+// between words: what normalizeName's loop would leave as it is.
+func singleSpaced(s string) bool {
+	prev := ' ' // a space at the start is to be trimmed
+	for _, r := range s {
+		if r == ' ' && prev == ' ' || r != ' ' && unicode.IsSpace(r) {
+			return false
+		}
+		prev = r
+	}
+	return prev != ' '
+}
+
 func isPlainASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
@@ -125,11 +147,15 @@ func JoinName(first, last string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	name := f
-	if f != "" && l != "" {
-		name += " "
+	var name string
+	switch {
+	case f != "" && l != "":
+		name = f + " " + l // one allocation
+	case f != "":
+		name = f
+	default:
+		name = l
 	}
-	name += l
 	if utf8.RuneCountInString(name) > MaxNameRunes {
 		return "", reason("name: oversize field (first and last name longer than 200 characters)")
 	}
@@ -153,11 +179,15 @@ func NormalizeEmail(s string) (string, error) {
 	case len(s) > MaxEmailBytes:
 		return "", reason("email: oversize field (longer than 254 bytes)")
 	}
-	if err := checkText("email", s); err != nil {
-		return "", err
-	}
-	if strings.ContainsAny(s, " \t<>(),;:\"[]\\") {
-		return "", reason("email: only a bare address is accepted (no display name, spaces, brackets, comments or quotes)")
+	// The usual address, a dot-atom at a host name, is printable ASCII
+	// without any of the characters refused below: its checks would pass.
+	if at := strings.LastIndexByte(s, '@'); at <= 0 || !isDotAtom(s[:at]) || !isLDH(s[at+1:]) {
+		if err := checkText("email", s); err != nil {
+			return "", err
+		}
+		if strings.ContainsAny(s, " \t<>(),;:\"[]\\") {
+			return "", reason("email: only a bare address is accepted (no display name, spaces, brackets, comments or quotes)")
+		}
 	}
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 {
@@ -194,20 +224,27 @@ func isDotAtom(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		switch c := s[i]; {
 		case c == '.':
 			if s[i-1] == '.' {
 				return false
 			}
-		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
-		default:
+		case !atext[c]:
 			return false
 		}
 	}
 	return true
 }
+
+// atext is RFC 5322 atext as a table (a lookup per byte of every address
+// imported): letters, digits and !#$%&'*+-/=?^_`{|}~.
+var atext = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-/=?^_`{|}~", byte(c)) >= 0
+	}
+	return t
+}()
 
 func normalizeDomain(d string) (string, error) {
 	var ascii string
@@ -228,11 +265,10 @@ func normalizeDomain(d string) (string, error) {
 	if len(ascii) > 253 {
 		return "", reason("email: the domain is longer than 253 bytes")
 	}
-	labels := strings.Split(ascii, ".")
-	if len(labels) < 2 {
+	if !strings.Contains(ascii, ".") {
 		return "", reason("email: the domain has no dot")
 	}
-	for _, l := range labels {
+	for l := range strings.SplitSeq(ascii, ".") { // no slice of labels to allocate
 		switch {
 		case l == "":
 			return "", reason("email: the domain has an empty label")
