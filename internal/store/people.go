@@ -356,16 +356,15 @@ func (s *prefixSet) load(ctx context.Context, tx pgx.Tx, incidentID, keyID strin
 
 // importRow is a row on its way to COPY.
 type importRow struct {
-	line   int64
-	reject string // why the parser refused the row: counted, never loaded
-	id     int64  // given by the orderer
-	index  []byte
-	others [][]byte // the index under each older key of the ring
-	lang   string
-	sealed [4][]byte // email, full_name, phone, account_id
+	line    int64
+	reject  string // why the parser refused the row: counted, never loaded
+	id      int64  // given by the orderer
+	index   []byte
+	others  [][]byte // the index under each older key of the ring
+	lang    string
+	contact []byte // email, name and phone: one sealed record (migration 014)
+	account []byte // account_id, sealed; nil without one
 }
-
-var sealedColumns = [4]vault.Column{vault.Email, vault.FullName, vault.Phone, vault.AccountID}
 
 type importer struct {
 	tx       pgx.Tx
@@ -507,11 +506,9 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 					if row.Reject != "" {
 						continue
 					}
-					size += (1 + others) * vault.IndexSize
-					for _, plain := range [4]string{row.Email, row.Name, row.Phone, row.AccountID} {
-						if plain != "" {
-							size += vault.SealedSize(len(plain))
-						}
+					size += (1+others)*vault.IndexSize + vault.SealedContactSize(contact(row))
+					if row.AccountID != "" {
+						size += vault.SealedSize(len(row.AccountID))
 					}
 				}
 				buf := make([]byte, 0, size)
@@ -537,12 +534,13 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 							r.others[k] = buf[at+k*vault.IndexSize : at+(k+1)*vault.IndexSize : at+(k+1)*vault.IndexSize]
 						}
 					}
-					for c, plain := range [4]string{row.Email, row.Name, row.Phone, row.AccountID} {
-						if plain != "" {
-							at = len(buf)
-							buf = s.AppendSeal(buf, r.index, sealedColumns[c], plain)
-							r.sealed[c] = cut(at)
-						}
+					at = len(buf)
+					buf = s.AppendSealContact(buf, r.index, contact(row))
+					r.contact = cut(at)
+					if row.AccountID != "" {
+						at = len(buf)
+						buf = s.AppendSeal(buf, r.index, vault.AccountID, row.AccountID)
+						r.account = cut(at)
 					}
 				}
 				j.b = RowBatch{} // the clear values go as soon as they are sealed
@@ -676,7 +674,12 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 	return direct, nil
 }
 
-var peopleCopyColumns = []string{"incident_id", "id", "email_index", "key_id", "email", "full_name", "phone", "account_id", "language"}
+var peopleCopyColumns = []string{"incident_id", "id", "email_index", "key_id", "contact", "account_id", "language"}
+
+// contact is what a row's contact record holds.
+func contact(row *PersonRow) vault.ContactData {
+	return vault.ContactData{Email: row.Email, Name: row.Name, Phone: row.Phone}
+}
 
 // keyedRow is a row and its sort key in a window: the key read once, not at
 // every comparison.
@@ -786,9 +789,8 @@ func (c *peopleStream) appendRow(b []byte, r *importRow) []byte {
 	b = field(b, r.index)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(c.keyID)))
 	b = append(b, c.keyID...)
-	for _, v := range r.sealed {
-		b = field(b, v)
-	}
+	b = field(b, r.contact)
+	b = field(b, r.account)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(r.lang)))
 	return append(b, r.lang...)
 }
@@ -801,9 +803,7 @@ func (imp *importer) stage(ctx context.Context, held []*importRow) error {
 				line        bigint NOT NULL,
 				email_index bytea  NOT NULL,
 				any_index   bytea[] NOT NULL, -- email_index, then the index under each older key
-				email       bytea  NOT NULL,
-				full_name   bytea,
-				phone       bytea,
+				contact     bytea  NOT NULL,
 				account_id  bytea,
 				language    text   NOT NULL
 			) ON COMMIT DROP`); err != nil {
@@ -813,20 +813,14 @@ func (imp *importer) stage(ctx context.Context, held []*importRow) error {
 	}
 	i := -1
 	n, err := imp.tx.CopyFrom(ctx, pgx.Identifier{"people_import"},
-		[]string{"line", "email_index", "any_index", "email", "full_name", "phone", "account_id", "language"},
+		[]string{"line", "email_index", "any_index", "contact", "account_id", "language"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			i++
 			if i >= len(held) {
 				return nil, nil
 			}
 			r := held[i]
-			row := []any{r.line, r.index, append([][]byte{r.index}, r.others...), r.sealed[0], nil, nil, nil, r.lang}
-			for k := 1; k < 4; k++ {
-				if r.sealed[k] != nil {
-					row[4+k-1] = r.sealed[k]
-				}
-			}
-			return row, nil
+			return []any{r.line, r.index, append([][]byte{r.index}, r.others...), r.contact, r.account, r.lang}, nil // nil account: NULL
 		}))
 	imp.staged += n
 	return err
@@ -853,9 +847,9 @@ func (imp *importer) mergeStaged(ctx context.Context, incidentID string, afterID
 		return 0, fmt.Errorf("store: import people: merge duplicates: %w", err)
 	}
 	tag, err := imp.tx.Exec(ctx, `
-		INSERT INTO `+part+` (incident_id, id, email_index, key_id, email, full_name, phone, account_id, language, merged)
+		INSERT INTO `+part+` (incident_id, id, email_index, key_id, contact, account_id, language, merged)
 		SELECT $1, $2 + row_number() OVER (ORDER BY d.line), d.email_index, $3,
-		       d.email, d.full_name, d.phone, d.account_id, d.language, d.dups
+		       d.contact, d.account_id, d.language, d.dups
 		FROM (
 			SELECT DISTINCT ON (email_index) s.*, count(*) OVER (PARTITION BY email_index) - 1 AS dups
 			FROM people_import s
@@ -940,8 +934,8 @@ func (s *Store) Recipients(ctx context.Context, v *vault.Vault, incidentID strin
 		return nil, fmt.Errorf("store: recipients: %w", err)
 	}
 	rows, err := s.Pool.Query(ctx, `
-		SELECT id, email_index, key_id, email, full_name, language FROM people
-		WHERE incident_id = $1 AND id BETWEEN $2 AND $3 AND email IS NOT NULL
+		SELECT `+recipientColumns+` FROM people p
+		WHERE incident_id = $1 AND id BETWEEN $2 AND $3 AND `+hasContact+`
 		ORDER BY id`, incidentID, fromID, toID)
 	if err != nil {
 		return nil, fmt.Errorf("store: recipients: %w", err)
@@ -963,18 +957,36 @@ func (s *Store) Recipients(ctx context.Context, v *vault.Vault, incidentID strin
 	return out, nil
 }
 
+// recipientColumns are what scanRecipient reads of a person (table alias
+// p): the contact record, or for a row loaded before it (migration 014) the
+// email and full_name columns.
+const recipientColumns = `p.id, p.email_index, p.key_id, p.contact, p.email, p.full_name, p.language`
+
+// hasContact holds for a person whose contact data is there (not purged),
+// in either form.
+const hasContact = `(p.contact IS NOT NULL OR p.email IS NOT NULL)`
+
 func scanRecipient(row pgx.Row, o *vault.Opener, incident uuid.UUID) (breach.Recipient, error) {
 	var r breach.Recipient
-	var index, email, name []byte
+	var index, contact, email, name []byte
 	var keyID, lang string
-	if err := row.Scan(&r.PersonID, &index, &keyID, &email, &name, &lang); err != nil {
+	if err := row.Scan(&r.PersonID, &index, &keyID, &contact, &email, &name, &lang); err != nil {
 		return r, err
+	}
+	r.Language = breach.Language(lang)
+	if contact != nil {
+		c, err := o.OpenContact(keyID, incident, index, contact)
+		if err != nil {
+			return r, fmt.Errorf("person %d: %w", r.PersonID, err)
+		}
+		r.Email, r.Name = c.Email, c.Name
+		return r, nil
 	}
 	plain, err := o.Open(keyID, incident, index, vault.Email, email)
 	if err != nil {
 		return r, fmt.Errorf("person %d: %w", r.PersonID, err)
 	}
-	r.Email, r.Language = string(plain), breach.Language(lang)
+	r.Email = string(plain)
 	if name != nil {
 		if plain, err = o.Open(keyID, incident, index, vault.FullName, name); err != nil {
 			return r, fmt.Errorf("person %d: %w", r.PersonID, err)
@@ -1001,10 +1013,10 @@ func (s *Store) RecipientByEmail(ctx context.Context, v *vault.Vault, incidentID
 		keyIDs[i], indexes[i] = k.KeyID, k.Index
 	}
 	row := s.Pool.QueryRow(ctx, `
-		SELECT p.id, p.email_index, p.key_id, p.email, p.full_name, p.language
+		SELECT `+recipientColumns+`
 		FROM people p JOIN unnest($2::text[], $3::bytea[]) AS k(key_id, email_index)
 		  ON p.key_id = k.key_id AND p.email_index = k.email_index
-		WHERE p.incident_id = $1 AND p.email IS NOT NULL
+		WHERE p.incident_id = $1 AND `+hasContact+`
 		ORDER BY p.id LIMIT 1`, incidentID, keyIDs, indexes)
 	r, err := scanRecipient(row, v.Opener(), uuid.MustParse(incidentID))
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/breach-engine/breach/internal/breach"
 	"github.com/breach-engine/breach/internal/pgtest"
 	"github.com/breach-engine/breach/internal/store"
@@ -154,10 +156,16 @@ func TestSealedColumnsHoldNoPlaintext(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The row as Postgres returns it, every column.
+	// The row as Postgres returns it, every column, and the sealed ones as
+	// bytes (the contact record; email, full_name and phone are left NULL).
 	var raw []byte
-	if err := st.Pool.QueryRow(ctx, `SELECT convert_to(p::text, 'UTF8') || email || full_name || phone || account_id FROM people p`).Scan(&raw); err != nil {
+	var legacy int
+	if err := st.Pool.QueryRow(ctx, `SELECT convert_to(p::text, 'UTF8') || contact || coalesce(account_id, ''),
+		num_nonnulls(email, full_name, phone) FROM people p`).Scan(&raw, &legacy); err != nil {
 		t.Fatal(err)
+	}
+	if len(raw) == 0 || legacy != 0 {
+		t.Fatalf("row of %d bytes, %d sealed columns of the old layout", len(raw), legacy)
 	}
 	for _, s := range secrets {
 		if bytes.Contains(raw, []byte(s)) || bytes.Contains(bytes.ToLower(raw), []byte(strings.ToLower(s))) {
@@ -201,11 +209,11 @@ func TestSealedColumnsHoldNoPlaintext(t *testing.T) {
 	if _, err := st.Recipients(ctx, dataVault(t, keySpec("k2", 1)), id, 1, 1); !errors.Is(err, vault.ErrUnknownKey) {
 		t.Fatalf("unknown key id: %v", err)
 	}
-	// Copying a sealed value to another row's column does not open either.
+	// Copying a sealed record to another row does not open either.
 	if _, err := st.ImportPeople(ctx, dpo, id, seq(person(2, "jean@example.org", "Jean")), v, store.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Pool.Exec(ctx, `UPDATE people SET full_name = (SELECT full_name FROM people WHERE incident_id = $1 AND id = 1) WHERE incident_id = $1 AND id = 2`, id); err != nil {
+	if _, err := st.Pool.Exec(ctx, `UPDATE people SET contact = (SELECT contact FROM people WHERE incident_id = $1 AND id = 1) WHERE incident_id = $1 AND id = 2`, id); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Recipients(ctx, v, id, 2, 2); err == nil {
@@ -252,6 +260,55 @@ func TestImportAllOrNothingAndSkipInvalid(t *testing.T) {
 	rowsA, _ := st.AuditLog(ctx, id)
 	if a := rowsA[len(rowsA)-1]; string(a.After) != `{"loaded": 2, "merged": 0, "rejected": 2}` {
 		t.Fatalf("audit %s", a.After)
+	}
+}
+
+// TestRowsSealedColumnByColumnStillOpen: people loaded before migration 014
+// have their email, name and phone sealed in columns of their own under the
+// incident key; next to rows with a contact record they are read, found by
+// email, merged into by a later import and emptied by the purge alike.
+func TestRowsSealedColumnByColumnStillOpen(t *testing.T) {
+	ctx := context.Background()
+	st := pgtest.NewStore(t)
+	id := newIncident(t, st, "people-layouts")
+	ring := dataVault(t, keySpec("k1", 1))
+	if _, err := st.ImportPeople(ctx, dpo, id, seq(person(2, "new@example.org", "Nouvelle")), ring, store.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	iv, err := st.IncidentVault(ctx, ring, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incident := uuid.MustParse(id)
+	idx := iv.Index("old@example.org")
+	if _, err := st.Pool.Exec(ctx, `INSERT INTO people (incident_id, id, email_index, key_id, email, full_name, phone, account_id, language)
+		VALUES ($1, 2, $2, $3, $4, $5, $6, $7, 'en')`, id, idx, vault.IncidentKeyID,
+		iv.Seal(incident, idx, vault.Email, []byte("old@example.org")),
+		iv.Seal(incident, idx, vault.FullName, []byte("Ancienne")),
+		iv.Seal(incident, idx, vault.Phone, []byte("+33612345678")),
+		iv.Seal(incident, idx, vault.AccountID, []byte("FT-o"))); err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.Recipients(ctx, ring, id, 1, 2)
+	if err != nil || len(all) != 2 || all[0].Email != "new@example.org" || all[0].Name != "Nouvelle" ||
+		all[1].Email != "old@example.org" || all[1].Name != "Ancienne" || all[1].Language != breach.English {
+		t.Fatalf("recipients: %+v %v", all, err)
+	}
+	if p, err := st.RecipientByEmail(ctx, ring, id, "old@example.org"); err != nil || p.PersonID != 2 || p.Name != "Ancienne" {
+		t.Fatalf("by email: %+v %v", p, err)
+	}
+	res, err := st.ImportPeople(ctx, dpo, id, seq(person(2, "old@example.org", "Encore"), person(3, "third@example.org", "Trois")), ring, store.ImportOptions{})
+	if err != nil || res.Loaded != 1 || res.Merged != 1 || res.FirstID != 3 {
+		t.Fatalf("second import: %+v %v", res, err)
+	}
+	closeIncident(t, st, id, retention)
+	if _, err := purge(st, id, "purge-layouts"); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM people WHERE incident_id = $1
+		AND num_nonnulls(contact, email, full_name, phone, account_id) > 0`, id).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d people still hold contact data (%v)", left, err)
 	}
 }
 

@@ -47,7 +47,8 @@ type PurgeResult struct {
 }
 
 // PurgePeople destroys the contact data of a closed incident's people: it
-// empties their sealed columns (email, full_name, phone, account_id) and
+// empties their sealed columns (contact, account_id, and email, full_name
+// and phone of rows loaded before migration 014) and
 // destroys the incident's data key (its wrapped bytes overwritten with NULL,
 // destroyed_at and destroyed_by recorded), and audits "people.purged" with
 // the counts, all in the transaction. Afterwards Recipients finds no one and
@@ -107,9 +108,9 @@ func (t *Tx) purgePeople(ctx context.Context, actor breach.Actor, incidentID str
 	// the account resets and the counts refer to.
 	err = t.tx.QueryRow(ctx, `
 		WITH purged AS (
-			UPDATE people SET email = NULL, full_name = NULL, phone = NULL, account_id = NULL
+			UPDATE people SET contact = NULL, email = NULL, full_name = NULL, phone = NULL, account_id = NULL
 			WHERE incident_id = $1
-			  AND (email IS NOT NULL OR full_name IS NOT NULL OR phone IS NOT NULL OR account_id IS NOT NULL)
+			  AND (contact IS NOT NULL OR email IS NOT NULL OR full_name IS NOT NULL OR phone IS NOT NULL OR account_id IS NOT NULL)
 			RETURNING key_id)
 		SELECT count(*), count(*) FILTER (WHERE key_id = $2) FROM purged`, incidentID, vault.IncidentKeyID).
 		Scan(&res.Purged, &res.Shredded)

@@ -112,26 +112,26 @@ func TestPurgeShredsContactDataAndKeepsTheRecord(t *testing.T) {
 		t.Fatalf("look-up before the purge: %+v %v", r, err)
 	}
 	// The ring alone no longer opens the incident's rows: the key is the incident's.
-	var sealedName, sealedIdx []byte
-	if err := st.Pool.QueryRow(ctx, `SELECT full_name, email_index FROM people WHERE incident_id = $1 AND id = 2`, id).Scan(&sealedName, &sealedIdx); err != nil {
+	var sealedContact, sealedIdx []byte
+	if err := st.Pool.QueryRow(ctx, `SELECT contact, email_index FROM people WHERE incident_id = $1 AND id = 2`, id).Scan(&sealedContact, &sealedIdx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ring.Open(vault.IncidentKeyID, incident, sealedIdx, vault.FullName, sealedName); !errors.Is(err, vault.ErrUnknownKey) {
+	if _, err := ring.OpenContact(vault.IncidentKeyID, incident, sealedIdx, sealedContact); !errors.Is(err, vault.ErrUnknownKey) {
 		t.Fatalf("the ring opened an incident-key row: %v", err)
 	}
 	// A copy of the rows, as a backup taken now holds them.
 	type backupRow struct {
-		id                                int64
-		email, fullName, phone, accountID []byte
+		id                                         int64
+		contact, email, fullName, phone, accountID []byte
 	}
 	var backup []backupRow
-	rows, err := st.Pool.Query(ctx, `SELECT id, email, full_name, phone, account_id FROM people WHERE incident_id = $1 ORDER BY id`, id)
+	rows, err := st.Pool.Query(ctx, `SELECT id, contact, email, full_name, phone, account_id FROM people WHERE incident_id = $1 ORDER BY id`, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
 		var b backupRow
-		if err := rows.Scan(&b.id, &b.email, &b.fullName, &b.phone, &b.accountID); err != nil {
+		if err := rows.Scan(&b.id, &b.contact, &b.email, &b.fullName, &b.phone, &b.accountID); err != nil {
 			t.Fatal(err)
 		}
 		backup = append(backup, b)
@@ -183,7 +183,7 @@ func TestPurgeShredsContactDataAndKeepsTheRecord(t *testing.T) {
 	// Contact data: gone from the table, and unreadable from a backup.
 	var left int
 	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM people WHERE incident_id = $1
-		AND (email IS NOT NULL OR full_name IS NOT NULL OR phone IS NOT NULL OR account_id IS NOT NULL)`, id).Scan(&left); err != nil || left != 0 {
+		AND num_nonnulls(contact, email, full_name, phone, account_id) > 0`, id).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d people still hold contact data (%v)", left, err)
 	}
 	var wrapped []byte
@@ -203,8 +203,8 @@ func TestPurgeShredsContactDataAndKeepsTheRecord(t *testing.T) {
 		t.Fatalf("look-up after the purge: %v", err)
 	}
 	for _, b := range backup {
-		if _, err := st.Pool.Exec(ctx, `UPDATE people SET email = $3, full_name = $4, phone = $5, account_id = $6
-			WHERE incident_id = $1 AND id = $2`, id, b.id, b.email, b.fullName, b.phone, b.accountID); err != nil {
+		if _, err := st.Pool.Exec(ctx, `UPDATE people SET contact = $3, email = $4, full_name = $5, phone = $6, account_id = $7
+			WHERE incident_id = $1 AND id = $2`, id, b.id, b.contact, b.email, b.fullName, b.phone, b.accountID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -216,7 +216,7 @@ func TestPurgeShredsContactDataAndKeepsTheRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := iv.Open(vault.IncidentKeyID, incident, sealedIdx, vault.FullName, sealedName); !errors.Is(err, vault.ErrKeyDestroyed) {
+	if _, err := iv.OpenContact(vault.IncidentKeyID, incident, sealedIdx, sealedContact); !errors.Is(err, vault.ErrKeyDestroyed) {
 		t.Fatalf("open after the purge: %v", err)
 	}
 	// The documented limit: the person sealed under the ring before incident
@@ -224,7 +224,7 @@ func TestPurgeShredsContactDataAndKeepsTheRecord(t *testing.T) {
 	if rs, err := st.Recipients(ctx, ring, id, 1, 1); err != nil || len(rs) != 1 || rs[0].Email != "ancien@example.org" {
 		t.Fatalf("legacy row restored: %+v %v", rs, err)
 	}
-	if _, err := st.Pool.Exec(ctx, `UPDATE people SET email = NULL, full_name = NULL, phone = NULL, account_id = NULL WHERE incident_id = $1`, id); err != nil {
+	if _, err := st.Pool.Exec(ctx, `UPDATE people SET contact = NULL, email = NULL, full_name = NULL, phone = NULL, account_id = NULL WHERE incident_id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
 

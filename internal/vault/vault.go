@@ -13,7 +13,9 @@
 // tag, with the additional data incident ID (16 bytes) || email index (32
 // bytes) || column name: a sealed value copied to another person, another
 // incident or another column fails to open. The row's key_id column names the
-// key that sealed it.
+// key that sealed it. Email, name and phone are sealed together as one
+// contact record (contact.go); rows loaded before it have them in columns of
+// their own, which still open.
 //
 // Blind index. The index is HMAC-SHA256 of the normalised email (local part
 // as written, domain in lower-case ASCII IDNA form) under the index key of the
@@ -319,19 +321,31 @@ func SealedSize(n int) int { return n + Overhead }
 // SealedSize(len(plain)) bytes) to dst. With room enough in dst, it does not
 // allocate: the plain text is copied after the nonce and sealed in place.
 func (s *Sealer) AppendSeal(dst, index []byte, col Column, plain string) []byte {
+	start := len(dst)
+	dst = slices.Grow(dst, SealedSize(len(plain)))
+	dst = s.appendNonce(dst)
+	dst = append(dst, plain...)
+	return s.sealInPlace(dst, start, index, col)
+}
+
+// appendNonce appends a fresh nonce, from the block of random bytes.
+func (s *Sealer) appendNonce(dst []byte) []byte {
 	if s.pos+nonceSize > len(s.rnd) {
 		_, _ = rand.Read(s.rnd)
 		s.pos = 0
 	}
-	start := len(dst)
-	dst = slices.Grow(dst, SealedSize(len(plain)))
 	dst = append(dst, s.rnd[s.pos:s.pos+nonceSize]...)
 	s.pos += nonceSize
-	dst = append(dst, plain...)
+	return dst
+}
+
+// sealInPlace seals dst[start+nonceSize:], the plain text after the nonce at
+// dst[start:], in place. The caller grew dst for the tag.
+func (s *Sealer) sealInPlace(dst []byte, start int, index []byte, col Column) []byte {
 	s.ad = additionalData(s.ad, s.incident, index, col)
 	head := dst[:start+nonceSize]
 	// The output starts exactly where the plain text is (in-place sealing,
-	// which cipher.AEAD allows), and Grow left room for the tag.
+	// which cipher.AEAD allows).
 	return s.aead.Seal(head, head[start:], dst[start+nonceSize:], s.ad)
 }
 
