@@ -84,11 +84,16 @@ func normalizeName(col, s string) (string, error) {
 			}
 			return s, nil
 		}
-	} else if singleSpaced(s) {
+	} else if spaced, belowMarks := scanName(s); spaced {
 		// Most names with accents have no white space to collapse either:
-		// only the composition is left, which returns s itself when it is
-		// already NFC (the usual case), without copying it.
-		out := norm.NFC.String(s)
+		// only the composition is left. A string of characters below
+		// U+0300, the first combining mark, is NFC already (all of them are
+		// NFC_QC=Yes, combining class 0): French names, Latin-1 and the
+		// ligatures, without the normaliser's tables.
+		out := s
+		if !belowMarks {
+			out = norm.NFC.String(s)
+		}
 		if utf8.RuneCountInString(out) > MaxNameRunes {
 			return "", reasonf(col, "oversize field (longer than 200 characters)")
 		}
@@ -115,17 +120,18 @@ func normalizeName(col, s string) (string, error) {
 	return out, nil
 }
 
-// singleSpaced reports whether s has no white space but single ASCII spaces
-// between words: what normalizeName's loop would leave as it is.
-func singleSpaced(s string) bool {
-	prev := ' ' // a space at the start is to be trimmed
+// scanName reports whether s has no white space but single ASCII spaces
+// between words (what normalizeName's loop would leave as it is), and
+// whether all its characters are below U+0300.
+func scanName(s string) (spaced, belowMarks bool) {
+	prev, top := ' ', rune(0) // a space at the start is to be trimmed
 	for _, r := range s {
 		if r == ' ' && prev == ' ' || r != ' ' && unicode.IsSpace(r) {
-			return false
+			return false, false
 		}
-		prev = r
+		prev, top = r, max(top, r)
 	}
-	return prev != ' '
+	return prev != ' ', top < 0x300
 }
 
 func isPlainASCII(s string) bool {
@@ -179,9 +185,11 @@ func NormalizeEmail(s string) (string, error) {
 	case len(s) > MaxEmailBytes:
 		return "", reason("email: oversize field (longer than 254 bytes)")
 	}
+	at := strings.LastIndexByte(s, '@')
+	dotAtom := at > 0 && isDotAtom(s[:at])
 	// The usual address, a dot-atom at a host name, is printable ASCII
 	// without any of the characters refused below: its checks would pass.
-	if at := strings.LastIndexByte(s, '@'); at <= 0 || !isDotAtom(s[:at]) || !isLDH(s[at+1:]) {
+	if !dotAtom || !isLDH(s[at+1:]) {
 		if err := checkText("email", s); err != nil {
 			return "", err
 		}
@@ -189,7 +197,6 @@ func NormalizeEmail(s string) (string, error) {
 			return "", reason("email: only a bare address is accepted (no display name, spaces, brackets, comments or quotes)")
 		}
 	}
-	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 {
 		return "", reason("email: not an address (local@domain)")
 	}
@@ -205,7 +212,7 @@ func NormalizeEmail(s string) (string, error) {
 	if ascii != domain {
 		addr = local + "@" + ascii
 	}
-	if isDotAtom(local) {
+	if dotAtom {
 		// The common case: an ASCII dot-atom local part and a host name,
 		// which net/mail accepts as they are (TestDotAtomAgreesWithNetMail).
 		return addr, nil
@@ -247,6 +254,9 @@ var atext = func() (t [256]bool) {
 }()
 
 func normalizeDomain(d string) (string, error) {
+	if ascii, ok := plainHostName(d); ok {
+		return ascii, nil
+	}
 	var ascii string
 	if isPlainASCII(d) && isLDH(d) {
 		ascii = strings.ToLower(d) // the common case: already an A-label domain
@@ -282,6 +292,58 @@ func normalizeDomain(d string) (string, error) {
 		return "", reason("email: the domain is not a valid host name")
 	}
 	return ascii, nil
+}
+
+// plainHostName is normalizeDomain's common case in one pass: an ASCII host
+// name with at least one dot, labels of 1 to 63 letters, digits and inner
+// hyphens, without "xn--" (A-labels, which IDNA must check), at most
+// 253 bytes. It returns it in lower case. Anything else (ok false) takes the
+// general path, which also says what is wrong.
+func plainHostName(d string) (ascii string, ok bool) {
+	if len(d) > 253 {
+		return "", false
+	}
+	upper, dots, label := false, 0, 0 // label: length of the current label
+	for i := 0; i < len(d); i++ {
+		switch c := d[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			if c == 'x' && aLabel(d[i:]) {
+				return "", false
+			}
+		case c >= 'A' && c <= 'Z':
+			upper = true
+			if c == 'X' && aLabel(d[i:]) {
+				return "", false
+			}
+		case c == '-':
+			if label == 0 || i+1 == len(d) || d[i+1] == '.' {
+				return "", false
+			}
+		case c == '.':
+			if label == 0 {
+				return "", false
+			}
+			dots, label = dots+1, 0
+			continue
+		default:
+			return "", false
+		}
+		if label++; label > 63 {
+			return "", false
+		}
+	}
+	if dots == 0 || label == 0 {
+		return "", false
+	}
+	if upper {
+		return strings.ToLower(d), true
+	}
+	return d, true
+}
+
+// aLabel reports whether s starts with "xn--", in any case.
+func aLabel(s string) bool {
+	return len(s) >= 4 && s[0]|0x20 == 'x' && s[1]|0x20 == 'n' && s[2] == '-' && s[3] == '-'
 }
 
 // isLDH: letters, digits, hyphens and dots.

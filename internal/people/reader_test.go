@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/breach-engine/breach/internal/breach"
 )
 
@@ -345,6 +347,24 @@ func TestNormalizeName(t *testing.T) {
 		}
 		if err != nil || got != want {
 			t.Errorf("%q: got %q %v, want %q", in, got, err, want)
+		}
+	}
+}
+
+// TestBelowCombiningMarksIsNFC: normalizeName skips the composition of a
+// name whose characters are all below U+0300; any two such characters
+// together are NFC already.
+func TestBelowCombiningMarksIsNFC(t *testing.T) {
+	for r := rune(0x20); r < 0x300; r++ {
+		for r2 := rune(0x20); r2 < 0x300; r2++ {
+			if s := string(r) + string(r2); !norm.NFC.IsNormalString(s) {
+				t.Fatalf("%U %U is not NFC", r, r2)
+			}
+		}
+	}
+	for in, want := range map[string]string{"Zoé Œuvre": "Zoé Œuvre", "Zoe\u0301": "Zoé", "Ÿvette": "Ÿvette"} {
+		if got, err := NormalizeName(in); err != nil || got != want {
+			t.Errorf("%q: %q %v", in, got, err)
 		}
 	}
 }
