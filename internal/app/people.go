@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
+	"sync"
 
 	"github.com/breach-engine/breach/internal/breach"
 	"github.com/breach-engine/breach/internal/people"
@@ -83,15 +85,16 @@ const importBatch = 512
 // read on stops the import.
 func rows(r *people.Reader) iter.Seq2[store.RowBatch, error] {
 	return func(yield func(store.RowBatch, error) bool) {
-		raws := make([]people.Raw, 0, importBatch)
+		raws := getRaws()
 		flush := func() bool {
 			batch := raws
-			raws = make([]people.Raw, 0, importBatch)
+			raws = getRaws()
 			return yield(store.RowBatch{Prepare: func(b *store.RowBatch) {
-				b.Rows = make([]store.PersonRow, len(batch))
+				b.Rows = slices.Grow(b.Rows[:0], len(batch))
 				for i := range batch {
-					b.Rows[i] = personRow(batch[i].Normalize())
+					b.Rows = append(b.Rows, personRow(batch[i].Normalize()))
 				}
+				putRaws(batch)
 			}}, nil)
 		}
 		for {
@@ -120,6 +123,19 @@ func rows(r *people.Reader) iter.Seq2[store.RowBatch, error] {
 			}
 		}
 	}
+}
+
+// rawBatches recycles the batches of rows as read: once normalised, a batch is
+// dropped, and a new one per batch was a large share of what the garbage
+// collector had to follow during an import.
+var rawBatches = sync.Pool{New: func() any { s := make([]people.Raw, 0, importBatch); return &s }}
+
+func getRaws() []people.Raw { return (*rawBatches.Get().(*[]people.Raw))[:0] }
+
+func putRaws(batch []people.Raw) {
+	clear(batch) // nothing of the people stays reachable from the pool
+	batch = batch[:0]
+	rawBatches.Put(&batch)
 }
 
 // personRow is a normalised row as the store takes it.

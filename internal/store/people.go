@@ -157,7 +157,9 @@ func (s *Store) ImportPeople(ctx context.Context, actor breach.Actor, incidentID
 // RowBatch is consecutive rows of a file, in line order. With Prepare set,
 // Rows may be empty until Prepare fills it (normalising what the reader
 // read): the import calls Prepare on one of its workers, so that the work
-// per row runs on every core while the file is read on one.
+// per row runs on every core while the file is read on one. Prepare reuses
+// the capacity Rows has on entry: the import recycles the slices of the
+// batches it has sealed.
 type RowBatch struct {
 	Rows    []PersonRow
 	Prepare func(*RowBatch)
@@ -492,7 +494,9 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 				others = s.Others()
 			}
 			for j := range work {
-				if j.b.Prepare != nil {
+				prepared := j.b.Prepare != nil
+				if prepared {
+					j.b.Rows = getPersonRows()
 					j.b.Prepare(&j.b)
 				}
 				j.rows = make([]importRow, len(j.b.Rows))
@@ -542,6 +546,9 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 						buf = s.AppendSeal(buf, r.index, vault.AccountID, row.AccountID)
 						r.account = cut(at)
 					}
+				}
+				if prepared {
+					putPersonRows(j.b.Rows)
 				}
 				j.b = RowBatch{} // the clear values go as soon as they are sealed
 				select {
@@ -679,6 +686,19 @@ var peopleCopyColumns = []string{"incident_id", "id", "email_index", "key_id", "
 // contact is what a row's contact record holds.
 func contact(row *PersonRow) vault.ContactData {
 	return vault.ContactData{Email: row.Email, Name: row.Name, Phone: row.Phone}
+}
+
+// personRows recycles the slices that Prepare fills: a batch's clear values
+// are dropped once sealed, and a new slice per batch was a large share of
+// what the garbage collector had to follow during an import.
+var personRows = sync.Pool{New: func() any { return new([]PersonRow) }}
+
+func getPersonRows() []PersonRow { return (*personRows.Get().(*[]PersonRow))[:0] }
+
+func putPersonRows(rows []PersonRow) {
+	clear(rows[:cap(rows)]) // nothing of the people stays reachable from the pool
+	rows = rows[:0]
+	personRows.Put(&rows)
 }
 
 // keyedRow is a row and its sort key in a window: the key read once, not at
