@@ -304,11 +304,13 @@ func (s *prefixSet) has(p uint64) bool {
 	}
 }
 
-// add puts p in the set.
-func (s *prefixSet) add(p uint64) {
+// add puts p in the set, and reports whether it was not there yet: one
+// probe of the table for both (a cache miss per row once the set is large).
+func (s *prefixSet) add(p uint64) bool {
 	if p == 0 {
+		added := !s.hasZero
 		s.hasZero = true
-		return
+		return added
 	}
 	if (s.n+1)*4 > len(s.slots)*3 {
 		old := s.slots
@@ -319,19 +321,19 @@ func (s *prefixSet) add(p uint64) {
 			}
 		}
 	}
-	s.insert(p)
+	return s.insert(p)
 }
 
-func (s *prefixSet) insert(p uint64) {
+func (s *prefixSet) insert(p uint64) bool {
 	mask := uint64(len(s.slots) - 1)
 	for i := p & mask; ; i = (i + 1) & mask {
 		switch s.slots[i] {
 		case p:
-			return
+			return false
 		case 0:
 			s.slots[i] = p
 			s.n++
-			return
+			return true
 		}
 	}
 }
@@ -569,9 +571,9 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 		defer wg.Done()
 		defer close(windows)
 		nextID := maxID
-		var w copyChunk
-		var keyed []keyedRow
 		size := 4096 // small first windows: COPY starts early
+		w := copyChunk{rows: make([]*importRow, 0, size)}
+		var keyed []keyedRow
 		send := func() bool {
 			size = min(2*size, copyWindow)
 			// A fresh partition has no index yet: key order would not
@@ -592,7 +594,7 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 			}
 			select {
 			case windows <- w:
-				w = copyChunk{}
+				w = copyChunk{rows: make([]*importRow, 0, size)}
 				return true
 			case <-ctx.Done():
 				return false
@@ -626,15 +628,13 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 					if res.Rejected > 0 && !opts.SkipInvalid {
 						continue // nothing will load: only look for the other rejects
 					}
-					p := prefix(r.index)
-					dup := seen.has(p)
+					dup := false
 					for _, o := range r.others {
 						dup = dup || seen.has(prefix(o))
 					}
-					if dup {
+					if dup || !seen.add(prefix(r.index)) {
 						w.held = append(w.held, r)
 					} else {
-						seen.add(p)
 						w.rows = append(w.rows, r)
 					}
 					if (len(w.rows) >= size || len(w.held) >= stageFlush) && !send() {

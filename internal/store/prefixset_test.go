@@ -15,10 +15,17 @@ func TestPrefixSet(t *testing.T) {
 			p &= 0xFF // small values collide in the low bits
 		}
 		in = append(in, p)
-		s.add(p)
-		s.add(p) // twice: still one
+		had := s.has(p)
+		if s.add(p) == had {
+			t.Fatalf("add %x: reported %v, had %v", p, !had, had)
+		}
+		if s.add(p) { // twice: still one
+			t.Fatalf("%x added twice", p)
+		}
 	}
-	s.add(0)
+	if !s.add(0) || s.add(0) {
+		t.Fatal("zero added twice, or not at all")
+	}
 	for _, p := range in {
 		if !s.has(p) {
 			t.Fatalf("%x lost", p)
