@@ -244,6 +244,32 @@ func (c *csvReader) readRecord(ncols int) (start int64, bad string, err error) {
 
 	for {
 		chunk, rerr := c.br.ReadSlice('\n')
+		if state == stFieldStart && c.nfields == 0 && len(c.buf) == 0 && rerr == nil &&
+			len(chunk) <= MaxFieldBytes && bytes.IndexByte(chunk, '"') < 0 {
+			// The usual record: a whole line, no quotes, short enough that
+			// no limit can be reached. Split at the separators at once; the
+			// state machine below does the same a byte at a time.
+			c.line++
+			line := chunk[:len(chunk)-1]
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1] // CRLF
+			}
+			if len(line) == 0 {
+				start = c.line + 1 // an empty line is skipped
+				continue
+			}
+			for {
+				j := bytes.IndexByte(line, c.comma)
+				if j < 0 {
+					c.buf = append(c.buf, line...)
+					endField()
+					return start, bad, nil
+				}
+				c.buf = append(c.buf, line[:j]...)
+				endField()
+				line = line[j+1:]
+			}
+		}
 		for i := 0; i < len(chunk); i++ {
 			b := chunk[i]
 			if b == '\n' {
