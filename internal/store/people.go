@@ -360,14 +360,14 @@ func (s *prefixSet) load(ctx context.Context, tx pgx.Tx, incidentID, keyID strin
 
 // importRow is a row on its way to COPY.
 type importRow struct {
-	line    int64
-	reject  string // why the parser refused the row: counted, never loaded
-	id      int64  // given by the orderer
-	index   []byte
-	others  [][]byte // the index under each older key of the ring
-	lang    string
-	contact []byte // email, name and phone: one sealed record (migration 014)
-	account []byte // account_id, sealed; nil without one
+	line       int64
+	reject     string // why the parser refused the row: counted, never loaded
+	id         int64  // given by the orderer
+	index      []byte
+	others     [][]byte // the index under each older key of the ring
+	lang       string
+	contact    []byte // email, name, phone and account ID: one sealed record (migration 014)
+	hasAccount bool
 }
 
 type importer struct {
@@ -513,9 +513,6 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 						continue
 					}
 					size += (1+others)*vault.IndexSize + vault.SealedContactSize(contact(row))
-					if row.AccountID != "" {
-						size += vault.SealedSize(len(row.AccountID))
-					}
 				}
 				buf := make([]byte, 0, size)
 				cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
@@ -542,12 +539,7 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 					}
 					at = len(buf)
 					buf = s.AppendSealContact(buf, r.index, contact(row))
-					r.contact = cut(at)
-					if row.AccountID != "" {
-						at = len(buf)
-						buf = s.AppendSeal(buf, r.index, vault.AccountID, row.AccountID)
-						r.account = cut(at)
-					}
+					r.contact, r.hasAccount = cut(at), row.AccountID != ""
 				}
 				if prepared {
 					putPersonRows(j.b.Rows)
@@ -681,11 +673,11 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 	return direct, nil
 }
 
-var peopleCopyColumns = []string{"incident_id", "id", "email_index", "key_id", "contact", "account_id", "language"}
+var peopleCopyColumns = []string{"incident_id", "id", "email_index", "key_id", "contact", "has_account", "language"}
 
 // contact is what a row's contact record holds.
 func contact(row *PersonRow) vault.ContactData {
-	return vault.ContactData{Email: row.Email, Name: row.Name, Phone: row.Phone}
+	return vault.ContactData{Email: row.Email, Name: row.Name, Phone: row.Phone, AccountID: row.AccountID}
 }
 
 // personRows recycles the slices that Prepare fills: a batch's clear values
@@ -810,7 +802,12 @@ func (c *peopleStream) appendRow(b []byte, r *importRow) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(c.keyID)))
 	b = append(b, c.keyID...)
 	b = field(b, r.contact)
-	b = field(b, r.account)
+	b = binary.BigEndian.AppendUint32(b, 1) // has_account, a boolean: one byte
+	if r.hasAccount {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(r.lang)))
 	return append(b, r.lang...)
 }
@@ -824,7 +821,7 @@ func (imp *importer) stage(ctx context.Context, held []*importRow) error {
 				email_index bytea  NOT NULL,
 				any_index   bytea[] NOT NULL, -- email_index, then the index under each older key
 				contact     bytea  NOT NULL,
-				account_id  bytea,
+				has_account boolean NOT NULL,
 				language    text   NOT NULL
 			) ON COMMIT DROP`); err != nil {
 			return fmt.Errorf("staging table: %w", err)
@@ -833,14 +830,14 @@ func (imp *importer) stage(ctx context.Context, held []*importRow) error {
 	}
 	i := -1
 	n, err := imp.tx.CopyFrom(ctx, pgx.Identifier{"people_import"},
-		[]string{"line", "email_index", "any_index", "contact", "account_id", "language"},
+		[]string{"line", "email_index", "any_index", "contact", "has_account", "language"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			i++
 			if i >= len(held) {
 				return nil, nil
 			}
 			r := held[i]
-			return []any{r.line, r.index, append([][]byte{r.index}, r.others...), r.contact, r.account, r.lang}, nil // nil account: NULL
+			return []any{r.line, r.index, append([][]byte{r.index}, r.others...), r.contact, r.hasAccount, r.lang}, nil
 		}))
 	imp.staged += n
 	return err
@@ -867,9 +864,9 @@ func (imp *importer) mergeStaged(ctx context.Context, incidentID string, afterID
 		return 0, fmt.Errorf("store: import people: merge duplicates: %w", err)
 	}
 	tag, err := imp.tx.Exec(ctx, `
-		INSERT INTO `+part+` (incident_id, id, email_index, key_id, contact, account_id, language, merged)
+		INSERT INTO `+part+` (incident_id, id, email_index, key_id, contact, has_account, language, merged)
 		SELECT $1, $2 + row_number() OVER (ORDER BY d.line), d.email_index, $3,
-		       d.contact, d.account_id, d.language, d.dups
+		       d.contact, d.has_account, d.language, d.dups
 		FROM (
 			SELECT DISTINCT ON (email_index) s.*, count(*) OVER (PARTITION BY email_index) - 1 AS dups
 			FROM people_import s

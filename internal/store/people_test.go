@@ -160,12 +160,26 @@ func TestSealedColumnsHoldNoPlaintext(t *testing.T) {
 	// bytes (the contact record; email, full_name and phone are left NULL).
 	var raw []byte
 	var legacy int
-	if err := st.Pool.QueryRow(ctx, `SELECT convert_to(p::text, 'UTF8') || contact || coalesce(account_id, ''),
-		num_nonnulls(email, full_name, phone) FROM people p`).Scan(&raw, &legacy); err != nil {
+	var hasAccount bool
+	if err := st.Pool.QueryRow(ctx, `SELECT convert_to(p::text, 'UTF8') || contact,
+		num_nonnulls(email, full_name, phone, account_id), has_account FROM people p`).Scan(&raw, &legacy, &hasAccount); err != nil {
 		t.Fatal(err)
 	}
-	if len(raw) == 0 || legacy != 0 {
-		t.Fatalf("row of %d bytes, %d sealed columns of the old layout", len(raw), legacy)
+	if len(raw) == 0 || legacy != 0 || !hasAccount {
+		t.Fatalf("row of %d bytes, %d sealed columns of the old layout, has_account %v", len(raw), legacy, hasAccount)
+	}
+	// The record holds the four values, under the incident's key.
+	var sealed, index []byte
+	if err := st.Pool.QueryRow(ctx, `SELECT contact, email_index FROM people`).Scan(&sealed, &index); err != nil {
+		t.Fatal(err)
+	}
+	iv, err := st.IncidentVault(ctx, v, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := iv.OpenContact(vault.IncidentKeyID, uuid.MustParse(id), index, sealed); err != nil ||
+		c != (vault.ContactData{Email: "zoe.lefevre@example.org", Name: "Zoé Lefèvre", Phone: "+33612345678", AccountID: "FT-z"}) {
+		t.Fatalf("contact record: %+v %v", c, err)
 	}
 	for _, s := range secrets {
 		if bytes.Contains(raw, []byte(s)) || bytes.Contains(bytes.ToLower(raw), []byte(strings.ToLower(s))) {
@@ -210,8 +224,11 @@ func TestSealedColumnsHoldNoPlaintext(t *testing.T) {
 		t.Fatalf("unknown key id: %v", err)
 	}
 	// Copying a sealed record to another row does not open either.
-	if _, err := st.ImportPeople(ctx, dpo, id, seq(person(2, "jean@example.org", "Jean")), v, store.ImportOptions{}); err != nil {
+	if _, err := st.ImportPeople(ctx, dpo, id, seq(store.PersonRow{Line: 2, Email: "jean@example.org", Name: "Jean"}), v, store.ImportOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	if err := st.Pool.QueryRow(ctx, `SELECT has_account FROM people WHERE id = 2`).Scan(&hasAccount); err != nil || hasAccount {
+		t.Fatalf("has_account without an account ID: %v %v", hasAccount, err)
 	}
 	if _, err := st.Pool.Exec(ctx, `UPDATE people SET contact = (SELECT contact FROM people WHERE incident_id = $1 AND id = 1) WHERE incident_id = $1 AND id = 2`, id); err != nil {
 		t.Fatal(err)
@@ -307,7 +324,7 @@ func TestRowsSealedColumnByColumnStillOpen(t *testing.T) {
 	}
 	var left int
 	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM people WHERE incident_id = $1
-		AND num_nonnulls(contact, email, full_name, phone, account_id) > 0`, id).Scan(&left); err != nil || left != 0 {
+		AND (num_nonnulls(contact, email, full_name, phone, account_id) > 0 OR has_account)`, id).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d people still hold contact data (%v)", left, err)
 	}
 }

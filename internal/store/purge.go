@@ -47,8 +47,9 @@ type PurgeResult struct {
 }
 
 // PurgePeople destroys the contact data of a closed incident's people: it
-// empties their sealed columns (contact, account_id, and email, full_name
-// and phone of rows loaded before migration 014) and
+// empties their sealed columns (contact, and email, full_name, phone and
+// account_id of rows loaded before migration 014; has_account becomes
+// false as account_id became NULL) and
 // destroys the incident's data key (its wrapped bytes overwritten with NULL,
 // destroyed_at and destroyed_by recorded), and audits "people.purged" with
 // the counts, all in the transaction. Afterwards Recipients finds no one and
@@ -108,7 +109,7 @@ func (t *Tx) purgePeople(ctx context.Context, actor breach.Actor, incidentID str
 	// the account resets and the counts refer to.
 	err = t.tx.QueryRow(ctx, `
 		WITH purged AS (
-			UPDATE people SET contact = NULL, email = NULL, full_name = NULL, phone = NULL, account_id = NULL
+			UPDATE people SET contact = NULL, has_account = false, email = NULL, full_name = NULL, phone = NULL, account_id = NULL
 			WHERE incident_id = $1
 			  AND (contact IS NOT NULL OR email IS NOT NULL OR full_name IS NOT NULL OR phone IS NOT NULL OR account_id IS NOT NULL)
 			RETURNING key_id)

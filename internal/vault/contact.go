@@ -11,20 +11,19 @@ import (
 
 // Contact records (migration 014, people.contact).
 //
-// Why. A person's email, name and phone were four sealed columns with
-// account_id, each with its own nonce and tag (28 bytes) and its own AEAD
-// pass: more than the data itself for a short name, and the bytes Postgres
-// writes (heap, WAL, then again when the keys are built) were most of an
-// import's cost. The letters need the three together, so they are now one
-// sealed record. account_id stays a column of its own: the credential track
-// reads it alone (it never needs to open an address) and selects the people
-// who have one in SQL.
+// Why. A person's email, name, phone and account ID were four sealed
+// columns, each with its own nonce and tag (28 bytes) and its own AEAD pass:
+// more than the data itself for a short name, and the bytes Postgres writes
+// (heap, WAL, then again when the keys are built) were most of an import's
+// cost. They are now one sealed record; the row says in clear only whether
+// the person has an account (people.has_account), which the credential track
+// selects on.
 //
 // Format. The plain text is a format byte (contactV1) then, for the email,
-// the name and the phone in that order, the length as a uvarint and the
-// bytes. It is sealed like a column value (nonce || ciphertext || tag), under
-// the column name "contact" in the additional data, so a record does not
-// open as a column value nor the other way round.
+// the name, the phone and the account ID in that order, the length as a
+// uvarint and the bytes. It is sealed like a column value (nonce ||
+// ciphertext || tag), under the column name "contact" in the additional
+// data, so a record does not open as a column value nor the other way round.
 
 // Contact is the column of the sealed contact record.
 const Contact Column = "contact"
@@ -34,9 +33,16 @@ const contactV1 = 1
 
 // ContactData is what a contact record holds.
 type ContactData struct {
-	Email string
-	Name  string // "" when the file had none
-	Phone string // E.164, or ""
+	Email     string
+	Name      string // "" when the file had none
+	Phone     string // E.164, or ""
+	AccountID string // the person's account at the identity provider, or ""
+}
+
+// values and fields list the record's fields in their order.
+func (c ContactData) values() [4]string { return [4]string{c.Email, c.Name, c.Phone, c.AccountID} }
+func (c *ContactData) fields() [4]*string {
+	return [4]*string{&c.Email, &c.Name, &c.Phone, &c.AccountID}
 }
 
 // errMalformed: a record that opened (its tag is right) but does not decode.
@@ -45,7 +51,7 @@ var errMalformed = errors.New("vault: open contact: malformed record")
 
 func (c ContactData) plainSize() int {
 	n := 1
-	for _, f := range [3]string{c.Email, c.Name, c.Phone} {
+	for _, f := range c.values() {
 		n += uvarintLen(len(f)) + len(f)
 	}
 	return n
@@ -64,7 +70,7 @@ func SealedContactSize(c ContactData) int { return c.plainSize() + Overhead }
 
 func appendContact(dst []byte, c ContactData) []byte {
 	dst = append(dst, contactV1)
-	for _, f := range [3]string{c.Email, c.Name, c.Phone} {
+	for _, f := range c.values() {
 		dst = binary.AppendUvarint(dst, uint64(len(f)))
 		dst = append(dst, f...)
 	}
@@ -77,7 +83,7 @@ func parseContact(plain []byte) (ContactData, error) {
 		return c, errMalformed
 	}
 	p := plain[1:]
-	for _, f := range [3]*string{&c.Email, &c.Name, &c.Phone} {
+	for _, f := range c.fields() {
 		n, k := binary.Uvarint(p)
 		if k <= 0 || n > uint64(len(p)-k) {
 			return ContactData{}, errMalformed

@@ -20,7 +20,7 @@ func TestContactRecordRoundTrip(t *testing.T) {
 		if len(sealed) != SealedContactSize(c) {
 			t.Fatalf("%d bytes, SealedContactSize %d", len(sealed), SealedContactSize(c))
 		}
-		for _, part := range []string{c.Email, c.Name, c.Phone, "example"} {
+		for _, part := range []string{c.Email, c.Name, c.Phone, c.AccountID, "example"} {
 			if part != "" && bytes.Contains(sealed, []byte(part)) {
 				t.Fatalf("plain text %q in the record", part)
 			}
@@ -54,7 +54,7 @@ func TestContactRecordRoundTrip(t *testing.T) {
 func TestContactRecordCannotMoveOrChange(t *testing.T) {
 	v := mustVault(t, spec("k1", 1))
 	idx, other := v.Index("zoe.lefevre@example.org"), v.Index("jean@example.org")
-	c := ContactData{Email: "zoe.lefevre@example.org", Name: "Zoé Lefèvre", Phone: "+33612345678"}
+	c := ContactData{Email: "zoe.lefevre@example.org", Name: "Zoé Lefèvre", Phone: "+33612345678", AccountID: "FT-0012345678"}
 	sealed := v.SealContact(inc1, idx, c)
 	tampered := bytes.Clone(sealed)
 	tampered[nonceSize+3] ^= 1
@@ -74,7 +74,7 @@ func TestContactRecordCannotMoveOrChange(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%s: opened %+v", name, got)
 		}
-		for _, part := range []string{"zoe", "Zoé", "Lef", "612345678"} {
+		for _, part := range []string{"zoe", "Zoé", "Lef", "612345678", "FT-"} {
 			if strings.Contains(err.Error(), part) {
 				t.Fatalf("%s: error quotes the data: %v", name, err)
 			}
@@ -107,7 +107,7 @@ func TestContactRecordCannotMoveOrChange(t *testing.T) {
 func TestMalformedContactRecord(t *testing.T) {
 	v := mustVault(t, spec("k1", 1))
 	idx := v.Index("a@example.org")
-	good := appendContact(nil, ContactData{Email: "a@example.org", Name: "A"})
+	good := appendContact(nil, ContactData{Email: "a@example.org", Name: "A", AccountID: "FT-1"})
 	for name, plain := range map[string][]byte{
 		"empty":          {},
 		"unknown format": append([]byte{9}, good[1:]...),
@@ -126,12 +126,11 @@ func TestMalformedContactRecord(t *testing.T) {
 func BenchmarkSealerContactRow(b *testing.B) {
 	v := mustVault(b, spec("k1", 1))
 	s := v.Sealer(inc1)
-	c := ContactData{Email: "jeanne.lefebvre4821@mail.example.org", Name: "Jeanne Lefèbvre", Phone: "+33612345678"}
+	c := ContactData{Email: "jeanne.lefebvre4821@mail.example.org", Name: "Jeanne Lefèbvre", Phone: "+33612345678", AccountID: "FT-0012345678"}
 	buf := make([]byte, 0, 1024)
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = s.AppendIndex(buf[:0], c.Email)
 		buf = s.AppendSealContact(buf, buf[:IndexSize], c)
-		buf = s.AppendSeal(buf, buf[:IndexSize], AccountID, "FT-0012345678")
 	}
 }

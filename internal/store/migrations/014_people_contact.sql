@@ -1,13 +1,14 @@
--- A person's email, name and phone sealed as one record (issue 3, import
--- speed; internal/vault/contact.go). Four columns sealed one by one carried
--- a nonce and a tag each, 28 bytes apiece, and Postgres writes every byte of
--- an import several times (heap, WAL, the scans that build the keys): one
--- record instead of three values saves about a fifth of a row.
+-- A person's email, name, phone and account ID sealed as one record (issue
+-- 3, import speed; internal/vault/contact.go). Four columns sealed one by one
+-- carried a nonce and a tag each, 28 bytes apiece, and Postgres writes every
+-- byte of an import several times (heap, WAL, the scans that build the
+-- keys): one record instead of four values saves about a quarter of a row.
 --
--- New rows have contact and leave email, full_name and phone NULL; rows
--- loaded before keep their three sealed columns, which stay readable (the
--- data keys cannot be used here to convert them, and the purge empties both
--- forms). A person's contact data is there when contact or email is not NULL.
--- account_id stays a column of its own: the credential track reads it alone
--- and selects the people who have one.
+-- New rows have contact and has_account, and leave email, full_name, phone
+-- and account_id NULL. Rows loaded before keep their sealed columns, which
+-- stay readable (the data keys cannot be used here to convert them, and the
+-- purge empties both forms): a person's contact data is there when contact
+-- or email is not NULL, and the person has an account when has_account is
+-- true or account_id is not NULL.
 ALTER TABLE people ADD COLUMN contact bytea;
+ALTER TABLE people ADD COLUMN has_account boolean NOT NULL DEFAULT false;
