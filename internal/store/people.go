@@ -111,6 +111,10 @@ const importBatch = 512
 // IDs follow the file row by row.
 const copyWindow = 32768
 
+// freshWindow is the size of the windows into a fresh partition, which are
+// not sorted: COPY receives the rows about as they are sealed.
+const freshWindow = 2048
+
 // stageFlush is how many staged rows are held before they are copied to the
 // staging table (COPY into people pauses meanwhile).
 const stageFlush = 10000
@@ -564,10 +568,17 @@ func (imp *importer) run(ctx context.Context, batches iter.Seq2[RowBatch, error]
 		defer close(windows)
 		nextID := maxID
 		size := 4096 // small first windows: COPY starts early
+		if imp.fresh {
+			// Windows are not sorted: small ones keep Postgres busy
+			// as the rows come, and leave it little to do after the last.
+			size = freshWindow
+		}
 		w := copyChunk{rows: make([]*importRow, 0, size)}
 		var keyed []keyedRow
 		send := func() bool {
-			size = min(2*size, copyWindow)
+			if !imp.fresh {
+				size = min(2*size, copyWindow)
+			}
 			// A fresh partition has no index yet: key order would not
 			// help it, and the rows keep the order of the file.
 			if !imp.fresh {
