@@ -439,6 +439,12 @@ func e164(cc string, nsn []byte) string {
 // NormalizeLanguage reads fr or en, with a region or in words (fr-FR, en_GB,
 // French, anglais); empty means fr.
 func NormalizeLanguage(s string) (breach.Language, error) {
+	switch s { // the usual values, without the copies below
+	case "fr", "":
+		return breach.French, nil
+	case "en":
+		return breach.English, nil
+	}
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return breach.French, nil
