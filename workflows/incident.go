@@ -79,6 +79,17 @@ func IncidentWorkflow(ctx workflow.Context, params IncidentParams) error {
 			return fmt.Errorf("start the people workflow: %w", err)
 		}
 	}
+	// The credential track came after the people track: histories recorded
+	// before it have no marker here and replay without it.
+	if workflow.GetVersion(ctx, credentialTrackChange, workflow.DefaultVersion, credentialTrackVersion) == credentialTrackVersion {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: breach.CredentialsWorkflowID(params.IncidentID),
+		})
+		r.credentials = workflow.ExecuteChildWorkflow(cctx, CredentialsWorkflowName, CredentialsParams{IncidentID: params.IncidentID})
+		if err := r.credentials.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+			return fmt.Errorf("start the credentials workflow: %w", err)
+		}
+	}
 	r.started = true
 
 	if err := workflow.Await(ctx, func() bool { return r.closed }); err != nil {
@@ -95,13 +106,22 @@ func IncidentWorkflow(ctx workflow.Context, params IncidentParams) error {
 			r.logger.Error("people workflow ended with an error", "error", err)
 		}
 	}
+	if r.credentials != nil {
+		// It ends once its running partitions end.
+		if err := r.credentials.Get(ctx, nil); err != nil {
+			r.logger.Error("credentials workflow ended with an error", "error", err)
+		}
+	}
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
 
-// The change that added the people track, for workflow.GetVersion.
+// The changes that added the people track and the credential track, for
+// workflow.GetVersion.
 const (
-	peopleTrackChange  = "people-track"
-	peopleTrackVersion = 1
+	peopleTrackChange      = "people-track"
+	peopleTrackVersion     = 1
+	credentialTrackChange  = "credential-track"
+	credentialTrackVersion = 1
 )
 
 func invalidParams(field, msg string) error {
@@ -131,10 +151,12 @@ type incidentRun struct {
 	assessment *activities.AssessResult
 	filed      map[breach.RegimeCode]map[breach.StageCode]time.Time
 	people     workflow.ChildWorkflowFuture // the people track; nil in incidents that predate it
-	started    bool                         // the children run: they can be signalled
-	closed     bool
-	logger     log.Logger
-	mu         workflow.Mutex // serialises the update handlers
+	// the credential track; nil in incidents that predate it
+	credentials workflow.ChildWorkflowFuture
+	started     bool // the children run: they can be signalled
+	closed      bool
+	logger      log.Logger
+	mu          workflow.Mutex // serialises the update handlers
 }
 
 func (r *incidentRun) register(ctx workflow.Context) error {
@@ -318,6 +340,11 @@ func (r *incidentRun) close(ctx workflow.Context, u CloseUpdate) error {
 			return fmt.Errorf("signal %s to the people workflow: %w", SignalClose, err)
 		}
 	}
+	if r.credentials != nil {
+		if err := r.credentials.SignalChildWorkflow(ctx, SignalClose, nil).Get(ctx, nil); err != nil {
+			return fmt.Errorf("signal %s to the credentials workflow: %w", SignalClose, err)
+		}
+	}
 	return nil
 }
 
@@ -359,6 +386,9 @@ func (r *incidentRun) view() IncidentView {
 	}
 	if r.people != nil {
 		v.PeopleWorkflowID = breach.PeopleWorkflowID(r.params.IncidentID)
+	}
+	if r.credentials != nil {
+		v.CredentialsWorkflowID = breach.CredentialsWorkflowID(r.params.IncidentID)
 	}
 	return v
 }

@@ -149,6 +149,9 @@ type IncidentView struct {
 	// PeopleWorkflowID is the people track's workflow (letters, the send);
 	// empty for incidents opened before it existed.
 	PeopleWorkflowID string `json:"people_workflow_id,omitempty"`
+	// CredentialsWorkflowID is the credential track's workflow (the forced
+	// password reset); empty for incidents opened before it existed.
+	CredentialsWorkflowID string `json:"credentials_workflow_id,omitempty"`
 }
 
 // AssessUpdate confirms (Risk nil) or overrides the proposed risk; Reason is mandatory.
@@ -368,3 +371,18 @@ type PartitionResult struct {
 	Runs      int                        `json:"runs"`
 	Totals    activities.SendBatchResult `json:"totals"`
 }
+
+// The credential track (credentials.go, reset_partition.go): names persisted
+// in histories.
+const (
+	CredentialsWorkflowName    = "Credentials"
+	ResetPartitionWorkflowName = "ResetPartition"
+
+	// On the Credentials workflow (DPO only).
+	UpdateStartReset  = "start_reset"
+	UpdatePauseReset  = "pause_reset"
+	UpdateResumeReset = "resume_reset"
+	// Credentials to its ResetPartition children: stop now (the track was
+	// paused; no payload). The incident ends the track with SignalClose.
+	SignalResetStop = "reset_stop"
+)

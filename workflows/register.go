@@ -14,4 +14,6 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(RegimeWorkflow, workflow.RegisterOptions{Name: RegimeWorkflowName})
 	r.RegisterWorkflowWithOptions(PeopleWorkflow, workflow.RegisterOptions{Name: PeopleWorkflowName})
 	r.RegisterWorkflowWithOptions(DeliveryPartitionWorkflow, workflow.RegisterOptions{Name: DeliveryPartitionWorkflowName})
+	r.RegisterWorkflowWithOptions(CredentialsWorkflow, workflow.RegisterOptions{Name: CredentialsWorkflowName})
+	r.RegisterWorkflowWithOptions(ResetPartitionWorkflow, workflow.RegisterOptions{Name: ResetPartitionWorkflowName})
 }
