@@ -78,7 +78,7 @@ func (o ResetOptions) withDefaults() ResetOptions {
 		o.BatchesPerRun = d.BatchesPerRun
 	}
 	if o.Chunk == 0 {
-		o.Chunk = d.Chunk
+		o.Chunk = min(d.Chunk, o.BatchSize)
 	}
 	if o.Rate == 0 {
 		o.Rate = d.Rate
@@ -551,12 +551,14 @@ func (r *credentialsRun) resumeReset(ctx workflow.Context, u ResumeResetUpdate) 
 	return r.view(), nil
 }
 
-// setState records a move of the track (audited by the activity).
+// setState records a move of the track (audited by the activity). A
+// person's move (an update) gives up after a few attempts so that they get
+// an answer; the workflow's own moves retry until recorded.
 func (r *credentialsRun) setState(ctx workflow.Context, opKey string, actor breach.Actor, to breach.TrackState, reason string, cfg *idp.Config) error {
 	var a *activities.Activities
-	actx := updateActivityCtx(ctx)
-	if workflow.GetCurrentUpdateInfo(ctx) == nil {
-		actx = alarmActivityCtx(ctx) // the workflow's own moves retry until recorded
+	actx := alarmActivityCtx(ctx)
+	if actor.Role == breach.RoleDPO {
+		actx = updateActivityCtx(ctx)
 	}
 	err := workflow.ExecuteActivity(actx, a.SetResetState, activities.ResetStateInput{
 		OpKey: opKey, RunID: runID(ctx), IncidentID: r.params.IncidentID, Actor: actor, State: to, Reason: reason, Config: cfg,
