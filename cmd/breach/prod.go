@@ -12,6 +12,7 @@ import (
 	"github.com/breach-engine/breach/internal/codec"
 	"github.com/breach-engine/breach/internal/config"
 	"github.com/breach-engine/breach/internal/engine"
+	"github.com/breach-engine/breach/internal/idp"
 	"github.com/breach-engine/breach/internal/store"
 	"github.com/breach-engine/breach/internal/temporalclient"
 	"github.com/breach-engine/breach/internal/vault"
@@ -52,6 +53,7 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*engi
 		InsecureCookies: !cfg.CookieSecure,
 		OIDC:            oidcOptions(cfg), // sign-in through a provider (BREACH_OIDC_*), off when unset
 		InboundSecrets:  cfg.InboundSecrets,
+		IdP:             idp.Options{SecretDir: cfg.IdPSecretDir, Logger: logger},
 	}
 	return e, func() { tc.Close(); st.Close() }, nil
 }

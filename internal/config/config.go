@@ -16,6 +16,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,9 @@ type Config struct {
 	// InboundSecrets verify the signed webhooks the organisation sends to the
 	// engine (reset completions, abuse signals); several while rotating.
 	InboundSecrets [][]byte
+	// IdPSecretDir is the only folder the identity-provider connectors'
+	// file: secret references may name ("" : any absolute path).
+	IdPSecretDir string
 
 	LogFormat string // "text" or "json"
 	LogLevel  slog.Level
@@ -185,6 +189,17 @@ var Vars = []Var{
 					return fmt.Errorf("secret %d is shorter than 32 characters", i+1)
 				}
 				c.InboundSecrets = append(c.InboundSecrets, []byte(s))
+			}
+			return nil
+		}},
+
+	{Name: "BREACH_IDP_SECRET_DIR", Group: "Encryption",
+		Desc: "Folder the identity-provider connectors' file: secret references must be in (the credential track's " +
+			"configuration names its secrets as env:NAME or file:/path, never holds them); unset: any absolute path.",
+		set: func(c *Config, v string) error {
+			c.IdPSecretDir = v
+			if v != "" && !filepath.IsAbs(v) {
+				return errors.New("must be an absolute path")
 			}
 			return nil
 		}},

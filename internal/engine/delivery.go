@@ -15,7 +15,7 @@ import (
 func (e *Engine) Activities() *activities.Activities {
 	return &activities.Activities{
 		Store: e.Store, Dossiers: templates.Dossiers{}, Logger: e.Logger,
-		Letters: LetterRenderer{}, Mail: e.Mailer, Vault: e.Vault,
+		Letters: LetterRenderer{}, Mail: e.Mailer, Vault: e.Vault, IdP: e.IdP,
 	}
 }
 

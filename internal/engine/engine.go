@@ -22,6 +22,7 @@ import (
 	"github.com/breach-engine/breach/internal/api"
 	"github.com/breach-engine/breach/internal/app"
 	"github.com/breach-engine/breach/internal/codec"
+	"github.com/breach-engine/breach/internal/idp"
 	"github.com/breach-engine/breach/internal/mail"
 	"github.com/breach-engine/breach/internal/store"
 	"github.com/breach-engine/breach/internal/vault"
@@ -57,6 +58,9 @@ type Engine struct {
 	// InboundSecrets verify the webhooks the organisation signs
 	// (BREACH_INBOUND_SECRET): reset completions, abuse signals.
 	InboundSecrets [][]byte
+	// IdP are the engine-wide options of the identity-provider connectors of
+	// the credential track (the secrets folder, BREACH_IDP_SECRET_DIR).
+	IdP idp.Options
 }
 
 // DataConverter is the payload converter every client and worker of the engine
