@@ -58,7 +58,8 @@ func (s *Server) Handler() http.Handler {
 	authed("GET /api/v1/incidents/{id}/drafts/{draft}/dossier.html", s.draftHTML)
 	authed("GET /api/v1/incidents/{id}/drafts/{draft}/dossier.json", s.draftRecord)
 	authed("POST /api/v1/incidents/{id}/people/import", s.importPeople)
-	s.deliveryRoutes(authed) // letters, the send to the people, its status
+	s.deliveryRoutes(authed)     // letters, the send to the people, its status
+	s.accountRoutes(mux, authed) // the forced password reset, completions (signed)
 	authed("GET /api/v1/incidents/{id}/audit", s.incidentAudit)
 	authed("GET /api/v1/audit", s.auditLog)
 	authed("GET /api/v1/audit/verify", s.verifyAudit)
