@@ -30,3 +30,11 @@ func TestReplayIncidentBeforePeople(t *testing.T) { replay(t, "incident_before_p
 func TestReplayPeople(t *testing.T)               { replay(t, "people.json") }
 func TestReplayPartitionFirstRun(t *testing.T)    { replay(t, "partition_first_run.json") }
 func TestReplayPartitionLastRun(t *testing.T)     { replay(t, "partition_last_run.json") }
+
+// The credential track: the incident with its Credentials child, the
+// Credentials workflow (paused by a misconfigured connector, resumed,
+// polling, closed), and the last run of a reset partition. incident.json,
+// recorded before the credential track, replays without the child.
+func TestReplayIncidentWithCredentials(t *testing.T) { replay(t, "incident_credentials.json") }
+func TestReplayCredentials(t *testing.T)             { replay(t, "credentials.json") }
+func TestReplayResetPartition(t *testing.T)          { replay(t, "reset_partition.json") }
