@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
 	"github.com/breach-engine/breach/internal/app"
 	"github.com/breach-engine/breach/internal/auth"
 	"github.com/breach-engine/breach/internal/breach"
@@ -100,6 +103,39 @@ func newIDPReceiver(t *testing.T, secret []byte) *idpReceiver {
 	}))
 	t.Cleanup(rc.srv.Close)
 	return rc
+}
+
+// checkMonitoringFollowsTheReset checks the wiring of the follow-up on the
+// real worker process: the incident's workflow started the Monitoring child
+// when the reset started, it survived the kills, and closing the incident
+// ends it with a final report stored.
+func checkMonitoringFollowsTheReset(t *testing.T, v *env, tc client.Client, incident string) {
+	t.Helper()
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id := breach.MonitoringWorkflowID(incident)
+	d, err := tc.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Fatalf("the monitoring workflow after the reset: %v", err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING || info.GetParentExecution().GetWorkflowId() != breach.WorkflowID(incident) {
+		t.Fatalf("monitoring %s, parent %q: want running, started by the incident's workflow", info.GetStatus(), info.GetParentExecution().GetWorkflowId())
+	}
+	v.do("dpo", "POST", "/api/v1/incidents/"+incident+"/close", workflows.CloseUpdate{Summary: "passwords reset; monitoring ended at closure"}, nil)
+	if err := tc.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+		t.Fatalf("the monitoring after the incident closed: %v", err)
+	}
+	if d, err = tc.DescribeWorkflowExecution(ctx, id, ""); err != nil || d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		t.Fatalf("monitoring after closure: %v %v, want completed", d.GetWorkflowExecutionInfo().GetStatus(), err)
+	}
+	var reports []breach.MonitoringReport
+	v.do("auditor", "GET", "/api/v1/incidents/"+incident+"/monitoring/reports", nil, &reports)
+	if len(reports) != 1 || !reports[0].Final || !reports[0].Summary.EndedEarly || reports[0].Summary.Resets.Done == 0 {
+		t.Fatalf("reports after closure: %+v, want one final report", reports)
+	}
+	t.Logf("monitoring: started with the reset, ended at closure with its final report (%s)", time.Since(began).Round(time.Millisecond))
 }
 
 // TestResetSurvivesWorkerKills resets BREACH_RESET_CRASH_N accounts (default
@@ -247,6 +283,7 @@ func TestResetSurvivesWorkerKills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkMonitoringFollowsTheReset(t, v.env, tc, v.incident)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	repeated := 0
