@@ -55,7 +55,9 @@ func runDemo(ctx context.Context, out io.Writer, svc *app.Service, accounts []de
 	err = svc.DecideDraft(ctx, dpo, inc.ID, breach.RegimeGDPR, "", workflows.DecideDraftUpdate{
 		Stage: breach.StageInitial, Seq: ref.Key.Seq, Version: ref.Version, Approve: true, Comment: "self-approval attempt",
 	})
-	fmt.Fprintf(out, "  the DPO's own approval is refused (only an approver who neither wrote nor edited it may approve): %v\n", err)
+	// Refused twice over: a DPO never decides on drafts (role), and the
+	// author never approves their own text (four-eyes).
+	fmt.Fprintf(out, "  the DPO's own approval is refused (only an approver, never the text's author, may approve): %v\n", err)
 	if err := svc.DecideDraft(ctx, approver, inc.ID, breach.RegimeGDPR, "", workflows.DecideDraftUpdate{
 		Stage: breach.StageInitial, Seq: ref.Key.Seq, Version: ref.Version, Approve: true, Comment: "Complete and accurate.",
 	}); err != nil {
