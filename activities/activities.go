@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/breach-engine/breach/internal/breach"
+	"github.com/breach-engine/breach/internal/idp"
 	"github.com/breach-engine/breach/internal/mail"
 	"github.com/breach-engine/breach/internal/store"
 	"github.com/breach-engine/breach/internal/vault"
@@ -40,6 +41,10 @@ type Activities struct {
 	Reminders     ReminderRenderer
 	Reports       ReportRenderer
 	Complementary ComplementaryOpener
+	// The credential track (credentials.go): the engine-wide options of the
+	// identity-provider connectors (the secrets folder, the HTTP client);
+	// each incident's connector is configured in its track.
+	IdP idp.Options
 
 	poolOnce sync.Once
 	conns    *connPool

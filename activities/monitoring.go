@@ -288,7 +288,7 @@ func ComplementaryFields(al breach.MonitoringAlert, r breach.ResetCounts) breach
 			"frauduleux aux comptes, d'hameçonnage ciblé et d'usurpation d'identité.",
 		MeasuresTaken: fmt.Sprintf("Réinitialisation forcée des mots de passe : %d comptes concernés, %d réinitialisations imposées, "+
 			"%d réalisées par les personnes. Rappels envoyés aux personnes n'ayant pas encore réinitialisé leur mot de passe.",
-			r.Accounts, r.Done, r.Completed),
+			r.Total(), r.Done, r.Completed),
 		MeasuresProposed: "À compléter par le DPO : mesures supplémentaires envisagées au vu de ces signaux.",
 		Notes:            fmt.Sprintf("Projet ouvert automatiquement par l'alerte %s ; à relire, compléter et faire approuver.", al.Key),
 	}

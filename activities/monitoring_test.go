@@ -83,9 +83,13 @@ func newMonitorFixture(t *testing.T, people int64) *monitorFixture {
 	if _, err := a.Store.ImportPeople(ctx, dpo, inc.ID, iter.Seq2[store.PersonRow, error](rows), v, store.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Everyone has an account whose reset was forced (the credential track's rows).
-	if _, err := a.Store.Pool.Exec(ctx, `INSERT INTO account_resets (incident_id, person_id, state, done_at)
-		SELECT $1, g, 'done', now() FROM generate_series(1, $2::bigint) g`, inc.ID, people); err != nil {
+	// Everyone has an account whose reset was forced: the credential track's
+	// rows and counters, as its reset batches leave them.
+	if _, err := a.Store.Pool.Exec(ctx, `INSERT INTO account_resets (incident_id, person_id, state, done_at, account_index)
+		SELECT $1, g, 'done', now(), int8send(g) FROM generate_series(1, $2::bigint) g`, inc.ID, people); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.Pool.Exec(ctx, `INSERT INTO account_reset_counts (incident_id, shard, done) VALUES ($1, 0, $2)`, inc.ID, people); err != nil {
 		t.Fatal(err)
 	}
 	sink := smtptest.Start(t, smtptest.Options{})
@@ -102,6 +106,10 @@ func (f *monitorFixture) complete(t *testing.T, ids ...int64) {
 	t.Helper()
 	if _, err := f.st.Pool.Exec(context.Background(), `UPDATE account_resets SET completed_at = now() WHERE incident_id = $1 AND person_id = ANY($2::bigint[])`,
 		f.inc.ID, ids); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Pool.Exec(context.Background(), `UPDATE account_reset_counts SET completed = completed + $2 WHERE incident_id = $1 AND shard = 0`,
+		f.inc.ID, len(ids)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -301,7 +309,7 @@ func TestWriteReportStoresItsHashAndMailsItOnce(t *testing.T) {
 	if rep.ContentHash != hex.EncodeToString(sum[:]) || rep.MailedAt == nil || rep.Final {
 		t.Errorf("report %+v", rep)
 	}
-	if r := rep.Summary.Resets; r.Accounts != 3 || r.Completed != 1 || r.Done != 3 {
+	if r := rep.Summary.Resets; r.Total() != 3 || r.Completed != 1 || r.Done != 3 {
 		t.Errorf("resets %+v", r)
 	}
 	if m := f.sink.Messages()[0]; !slices.Equal(m.To, []string{dpoEmail}) || m.MessageID != fmt.Sprintf("<report.%s.p0.v1@agence.example>", f.inc.ID) {

@@ -80,7 +80,7 @@ func reportSummary(final bool) breach.ReportSummary {
 			{Round: 0, Counts: breach.DeliveryCounts{Sent: 4_799_120, Failed: 812, Unknown: 68}},
 			{Round: 1, Counts: breach.DeliveryCounts{Pending: 1200, Sending: 250, Sent: 2_101_330, Failed: 311}},
 		},
-		Resets:  breach.ResetCounts{Accounts: 4_600_000, Done: 4_599_000, Failed: 1000, Completed: 2_450_000},
+		Resets:  breach.ResetCounts{Done: 4_599_000, Failed: 1000, Completed: 2_450_000},
 		Signals: []breach.SignalTotal{{Kind: breach.SignalAccountTakeover, Total: 3, InPeriod: 2, Accounts: 3}, {Kind: breach.SignalSuspiciousLogin, Total: 420, InPeriod: 130}, {Kind: breach.SignalPhishingReport}, {Kind: breach.SignalDarkWebMention}},
 		Alerts: []breach.MonitoringAlert{
 			{Kind: breach.AlertThreshold, SignalKind: breach.SignalAccountTakeover, Observed: 1, Threshold: 1, RaisedAt: d(9), DraftSeq: ptr(2)},

@@ -178,11 +178,11 @@ func NewReportView(s breach.ReportSummary) ReportView {
 	}
 	r := s.Resets
 	pct := "0"
-	if r.Accounts > 0 {
-		pct = fmt.Sprintf("%.1f", float64(r.Completed)*100/float64(r.Accounts))
+	if r.Total() > 0 {
+		pct = fmt.Sprintf("%.1f", float64(r.Completed)*100/float64(r.Total()))
 	}
 	v.Resets = []ReportPair{
-		{l.accounts, n(r.Accounts)}, {l.done, n(r.Done)}, {l.failed, n(r.Failed)},
+		{l.accounts, n(r.Total())}, {l.done, n(r.Done)}, {l.failed, n(r.Failed)},
 		{l.inProg, n(r.Pending + r.Running)}, {l.completed, fmt.Sprintf("%d (%s %%)", r.Completed, pct)},
 	}
 	for _, t := range s.Signals {

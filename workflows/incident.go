@@ -52,6 +52,14 @@ func IncidentWorkflow(ctx workflow.Context, params IncidentParams) error {
 			r.onStageFiled(f)
 		}
 	})
+	resetCh := workflow.GetSignalChannel(ctx, SignalResetStarted)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var rs ResetStarted
+			resetCh.Receive(ctx, &rs)
+			r.startMonitoring(ctx, rs)
+		}
+	})
 
 	children := make([]workflow.ChildWorkflowFuture, len(regimes))
 	for i, code := range regimes {
@@ -81,6 +89,17 @@ func IncidentWorkflow(ctx workflow.Context, params IncidentParams) error {
 			return fmt.Errorf("start the people workflow: %w", err)
 		}
 	}
+	// The credential track came after the people track: histories recorded
+	// before it have no marker here and replay without it.
+	if workflow.GetVersion(ctx, credentialTrackChange, workflow.DefaultVersion, credentialTrackVersion) == credentialTrackVersion {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: breach.CredentialsWorkflowID(params.IncidentID),
+		})
+		r.credentials = workflow.ExecuteChildWorkflow(cctx, CredentialsWorkflowName, CredentialsParams{IncidentID: params.IncidentID})
+		if err := r.credentials.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+			return fmt.Errorf("start the credentials workflow: %w", err)
+		}
+	}
 	r.started = true
 
 	if err := workflow.Await(ctx, func() bool { return r.closed }); err != nil {
@@ -97,6 +116,19 @@ func IncidentWorkflow(ctx workflow.Context, params IncidentParams) error {
 			r.logger.Error("people workflow ended with an error", "error", err)
 		}
 	}
+	if r.credentials != nil {
+		// It ends once its running partitions end.
+		if err := r.credentials.Get(ctx, nil); err != nil {
+			r.logger.Error("credentials workflow ended with an error", "error", err)
+		}
+	}
+	if r.monitoring != nil {
+		// It ends with its final report once told of the closure.
+		if err := r.monitoring.Get(ctx, nil); err != nil {
+			r.logger.Error("monitoring workflow ended with an error", "error", err)
+		}
+	}
+	// The purge comes last: no child reads the contact data any more.
 	if r.purgeAt != nil {
 		if err := r.purge(ctx); err != nil {
 			return err
@@ -155,10 +187,13 @@ func (r *incidentRun) purge(ctx workflow.Context) error {
 	return nil
 }
 
-// The change that added the people track, for workflow.GetVersion.
+// The changes that added the people track and the credential track, for
+// workflow.GetVersion.
 const (
-	peopleTrackChange  = "people-track"
-	peopleTrackVersion = 1
+	peopleTrackChange      = "people-track"
+	peopleTrackVersion     = 1
+	credentialTrackChange  = "credential-track"
+	credentialTrackVersion = 1
 )
 
 func invalidParams(field, msg string) error {
@@ -188,7 +223,11 @@ type incidentRun struct {
 	assessment *activities.AssessResult
 	filed      map[breach.RegimeCode]map[breach.StageCode]time.Time
 	people     workflow.ChildWorkflowFuture // the people track; nil in incidents that predate it
-	started    bool                         // the children run: they can be signalled
+	// the credential track; nil in incidents that predate it
+	credentials workflow.ChildWorkflowFuture
+	// the follow-up monitoring, started with the reset; nil before
+	monitoring workflow.ChildWorkflowFuture
+	started    bool // the children run: they can be signalled
 	closed     bool
 	purgeAt    *time.Time              // set at closure (purgeVersion): when the purge runs
 	purged     *activities.PurgeResult // once it ran
@@ -390,7 +429,42 @@ func (r *incidentRun) close(ctx workflow.Context, u CloseUpdate) error {
 			return fmt.Errorf("signal %s to the people workflow: %w", SignalClose, err)
 		}
 	}
+	if r.credentials != nil {
+		if err := r.credentials.SignalChildWorkflow(ctx, SignalClose, nil).Get(ctx, nil); err != nil {
+			return fmt.Errorf("signal %s to the credentials workflow: %w", SignalClose, err)
+		}
+	}
+	if r.monitoring != nil {
+		if err := r.monitoring.SignalChildWorkflow(ctx, SignalClose, nil).Get(ctx, nil); err != nil {
+			return fmt.Errorf("signal %s to the monitoring workflow: %w", SignalClose, err)
+		}
+	}
 	return nil
+}
+
+// startMonitoring starts the follow-up monitoring (DESIGN.md track 5) when
+// the credential track reports that the reset started: its period, its
+// reminders to the people who have not changed their password and its
+// reports count from that moment. It is a child of the incident, not of the
+// credential track, because that track continues as new (which would end or
+// orphan a child) while the incident keeps one run until the purge, which
+// must wait for the monitoring's last read of the contact data. Once only,
+// and never after the closure.
+func (r *incidentRun) startMonitoring(ctx workflow.Context, rs ResetStarted) {
+	if r.monitoring != nil || r.closed {
+		return
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: breach.MonitoringWorkflowID(r.params.IncidentID),
+	})
+	r.monitoring = workflow.ExecuteChildWorkflow(cctx, MonitoringWorkflowName, MonitoringParams{
+		IncidentID: r.params.IncidentID,
+		StartedAt:  rs.StartedAt,
+		Period:     r.params.MonitoringPeriod,
+	})
+	if err := r.monitoring.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		r.logger.Error("start the monitoring workflow", "error", err)
+	}
 }
 
 // signal sends a signal to one regime child, once the children run.
@@ -433,6 +507,9 @@ func (r *incidentRun) view() IncidentView {
 	}
 	if r.people != nil {
 		v.PeopleWorkflowID = breach.PeopleWorkflowID(r.params.IncidentID)
+	}
+	if r.credentials != nil {
+		v.CredentialsWorkflowID = breach.CredentialsWorkflowID(r.params.IncidentID)
 	}
 	return v
 }

@@ -36,6 +36,10 @@ const (
 	// Child to parent: a stage was filed for the first time (payload StageFiled),
 	// so that the incident's view anchors later deadlines on it.
 	SignalStageFiled = "stage_filed"
+	// Credentials to its parent: the forced password reset started (payload
+	// ResetStarted), so the incident starts the follow-up monitoring, which
+	// counts its period, reminders and reports from that moment.
+	SignalResetStarted = "reset_started"
 	// Read-only views for the API.
 	QueryState = "state" // Incident: IncidentView; Regime: RegimeView
 )
@@ -51,6 +55,14 @@ type IncidentParams struct {
 	// the incident's people is purged (GDPR Art. 5(1)(e)); 0 means
 	// breach.DefaultRetentionAfterClose.
 	RetentionAfterClose time.Duration `json:"retention_after_close,omitempty"`
+	// MonitoringPeriod is the length of the follow-up monitoring started
+	// with the password reset; 0 means DefaultMonitoringPeriod.
+	MonitoringPeriod time.Duration `json:"monitoring_period,omitempty"`
+}
+
+// ResetStarted is the payload of SignalResetStarted.
+type ResetStarted struct {
+	StartedAt time.Time `json:"started_at"`
 }
 
 // RegimeParams start a Regime child workflow.
@@ -159,6 +171,9 @@ type IncidentView struct {
 	PurgeAt *time.Time `json:"purge_at,omitempty"`
 	// Purged says what the purge did, once it ran.
 	Purged *activities.PurgeResult `json:"purged,omitempty"`
+	// CredentialsWorkflowID is the credential track's workflow (the forced
+	// password reset); empty for incidents opened before it existed.
+	CredentialsWorkflowID string `json:"credentials_workflow_id,omitempty"`
 }
 
 // AssessUpdate confirms (Risk nil) or overrides the proposed risk; Reason is mandatory.
@@ -397,4 +412,19 @@ const (
 	// AbuseSignalBatch: IDs and counts only). The incident ends it early
 	// with SignalClose.
 	SignalAbuse = "abuse_signals"
+)
+
+// The credential track (credentials.go, reset_partition.go): names persisted
+// in histories.
+const (
+	CredentialsWorkflowName    = "Credentials"
+	ResetPartitionWorkflowName = "ResetPartition"
+
+	// On the Credentials workflow (DPO only).
+	UpdateStartReset  = "start_reset"
+	UpdatePauseReset  = "pause_reset"
+	UpdateResumeReset = "resume_reset"
+	// Credentials to its ResetPartition children: stop now (the track was
+	// paused; no payload). The incident ends the track with SignalClose.
+	SignalResetStop = "reset_stop"
 )

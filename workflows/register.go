@@ -15,4 +15,6 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(PeopleWorkflow, workflow.RegisterOptions{Name: PeopleWorkflowName})
 	r.RegisterWorkflowWithOptions(DeliveryPartitionWorkflow, workflow.RegisterOptions{Name: DeliveryPartitionWorkflowName})
 	r.RegisterWorkflowWithOptions(MonitoringWorkflow, workflow.RegisterOptions{Name: MonitoringWorkflowName})
+	r.RegisterWorkflowWithOptions(CredentialsWorkflow, workflow.RegisterOptions{Name: CredentialsWorkflowName})
+	r.RegisterWorkflowWithOptions(ResetPartitionWorkflow, workflow.RegisterOptions{Name: ResetPartitionWorkflowName})
 }

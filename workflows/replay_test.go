@@ -30,3 +30,28 @@ func TestReplayIncidentBeforePeople(t *testing.T) { replay(t, "incident_before_p
 func TestReplayPeople(t *testing.T)               { replay(t, "people.json") }
 func TestReplayPartitionFirstRun(t *testing.T)    { replay(t, "partition_first_run.json") }
 func TestReplayPartitionLastRun(t *testing.T)     { replay(t, "partition_last_run.json") }
+
+// The credential track: the incident with its Credentials child, the
+// Credentials workflow (paused by a misconfigured connector, resumed,
+// polling, closed), and the last run of a reset partition. incident.json,
+// recorded before the credential track, replays without the child.
+func TestReplayIncidentWithCredentials(t *testing.T) { replay(t, "incident_credentials.json") }
+func TestReplayCredentials(t *testing.T)             { replay(t, "credentials.json") }
+func TestReplayResetPartition(t *testing.T)          { replay(t, "reset_partition.json") }
+
+// The follow-up monitoring, started by the incident when the credential
+// track reports that the reset started, and ended by the closure with its
+// final report.
+func TestReplayMonitoring(t *testing.T) { replay(t, "monitoring.json") }
+
+// Histories recorded before a change replay through its GetVersion default
+// branch: the incident before the purge after closure (and before the
+// credential track), the incident with its credential track before the
+// purge, the credential track before it started the monitoring.
+func TestReplayIncidentBeforePurge(t *testing.T) { replay(t, "incident_before_purge.json") }
+func TestReplayIncidentCredentialsBeforePurge(t *testing.T) {
+	replay(t, "incident_credentials_before_purge.json")
+}
+func TestReplayCredentialsBeforeMonitoring(t *testing.T) {
+	replay(t, "credentials_before_monitoring.json")
+}

@@ -55,7 +55,9 @@ func runDemo(ctx context.Context, out io.Writer, svc *app.Service, accounts []de
 	err = svc.DecideDraft(ctx, dpo, inc.ID, breach.RegimeGDPR, "", workflows.DecideDraftUpdate{
 		Stage: breach.StageInitial, Seq: ref.Key.Seq, Version: ref.Version, Approve: true, Comment: "self-approval attempt",
 	})
-	fmt.Fprintf(out, "  the DPO's own approval is refused (only an approver who neither wrote nor edited it may approve): %v\n", err)
+	// Refused twice over: a DPO never decides on drafts (role), and the
+	// author never approves their own text (four-eyes).
+	fmt.Fprintf(out, "  the DPO's own approval is refused (only an approver, never the text's author, may approve): %v\n", err)
 	if err := svc.DecideDraft(ctx, approver, inc.ID, breach.RegimeGDPR, "", workflows.DecideDraftUpdate{
 		Stage: breach.StageInitial, Seq: ref.Key.Seq, Version: ref.Version, Approve: true, Comment: "Complete and accurate.",
 	}); err != nil {
@@ -65,5 +67,10 @@ func runDemo(ctx context.Context, out io.Writer, svc *app.Service, accounts []de
 	fmt.Fprintf(out, "    breach incident file %s --filed-at %s --channel cnil_online --reference CNIL-DEMO-0001\n",
 		inc.ID, time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(out, "    breach incident dossier %s %s > dossier.html\n", inc.ID, ref.ID)
+	// The demo imports nobody and starts no reset, so no monitoring runs yet:
+	// say what starts it rather than show an empty one.
+	fmt.Fprintln(out, "  Once people are imported (breach people import) and their password reset started (breach accounts start),")
+	fmt.Fprintln(out, "  follow the monitoring (reminders, abuse signals, alerts, reports):")
+	fmt.Fprintf(out, "    breach monitoring status --incident %s\n", inc.ID)
 	return nil
 }

@@ -136,6 +136,7 @@ func runDev(ctx context.Context, out io.Writer, cfg config.Config, temporalPort 
 		Store:  st, Temporal: tc, Codec: cdc, TaskQueue: cfg.TaskQueue,
 		ReminderOffsets: cfg.ReminderOffsets, CORSOrigin: cfg.CodecCORSOrigin, Logger: logger,
 		RetentionAfterClose: cfg.RetentionAfterClose, // then the purge (BREACH_RETENTION_AFTER_CLOSE)
+		MonitoringPeriod:    cfg.MonitoringPeriod,    // the follow-up after the reset (BREACH_MONITORING_PERIOD)
 		Vault:               vlt,                     // contact data of affected people (BREACH_DATA_KEY)
 		// Plain http on the developer's machine: cookies without Secure unless asked.
 		InsecureCookies: !cfg.Set["BREACH_COOKIE_SECURE"] || !cfg.CookieSecure,

@@ -66,7 +66,7 @@ Start everything locally with 'breach dev' (add --demo for a sample incident).`,
 	root.AddCommand(
 		newDevCmd(), newServeCmd(), newWorkerCmd(), newMigrateCmd(),
 		newAssessCmd(), newIncidentCmd(), newRegisterCmd(), newAuditCmd(), newUserCmd(),
-		newPeopleCmd(), newLetterCmd(),
+		newPeopleCmd(), newLetterCmd(), newAccountsCmd(), newMonitoringCmd(),
 	)
 	return root
 }

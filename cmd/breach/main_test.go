@@ -7,7 +7,13 @@ import (
 	"testing"
 
 	"github.com/breach-engine/breach/internal/breach"
+	"github.com/breach-engine/breach/internal/pgtest"
+	"github.com/breach-engine/breach/internal/testenv"
 )
+
+// TestMain stops the private Postgres cluster and the embedded Temporal
+// server that the monitoring commands' tests start (on first use only).
+func TestMain(m *testing.M) { pgtest.Main(m, testenv.Stop) }
 
 // run executes the CLI in-process and returns stdout and the exit status.
 func run(t *testing.T, stdin string, args ...string) (string, int) {

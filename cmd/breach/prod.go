@@ -12,6 +12,7 @@ import (
 	"github.com/breach-engine/breach/internal/codec"
 	"github.com/breach-engine/breach/internal/config"
 	"github.com/breach-engine/breach/internal/engine"
+	"github.com/breach-engine/breach/internal/idp"
 	"github.com/breach-engine/breach/internal/store"
 	"github.com/breach-engine/breach/internal/temporalclient"
 	"github.com/breach-engine/breach/internal/vault"
@@ -48,11 +49,13 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*engi
 		Store: st, Temporal: tc, Codec: cdc, TaskQueue: cfg.TaskQueue,
 		ReminderOffsets: cfg.ReminderOffsets, CORSOrigin: cfg.CodecCORSOrigin, Logger: logger,
 		RetentionAfterClose: cfg.RetentionAfterClose, // then the purge (BREACH_RETENTION_AFTER_CLOSE)
+		MonitoringPeriod:    cfg.MonitoringPeriod,    // the follow-up after the reset (BREACH_MONITORING_PERIOD)
 		Mailer:              mailer,
 		Vault:               vlt, // contact data of affected people (BREACH_DATA_KEY)
 		InsecureCookies:     !cfg.CookieSecure,
 		OIDC:                oidcOptions(cfg), // sign-in through a provider (BREACH_OIDC_*), off when unset
 		InboundSecrets:      cfg.InboundSecrets,
+		IdP:                 idp.Options{SecretDir: cfg.IdPSecretDir, Logger: logger},
 	}
 	return e, func() { tc.Close(); st.Close() }, nil
 }

@@ -60,6 +60,7 @@ func (s *Server) Handler() http.Handler {
 	authed("POST /api/v1/incidents/{id}/people/import", s.importPeople)
 	s.deliveryRoutes(authed)        // letters, the send to the people, its status
 	s.monitoringRoutes(mux, authed) // abuse signals (signed), reminders, alerts and reports
+	s.accountRoutes(mux, authed)    // the forced password reset, completions (signed)
 	authed("GET /api/v1/incidents/{id}/audit", s.incidentAudit)
 	authed("GET /api/v1/audit", s.auditLog)
 	authed("GET /api/v1/audit/verify", s.verifyAudit)

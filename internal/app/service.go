@@ -32,8 +32,11 @@ type Service struct {
 	// the purge of its people's contact data that long after the closure
 	// (GDPR Art. 5(1)(e)); 0: breach.DefaultRetentionAfterClose.
 	RetentionAfterClose time.Duration
-	Logger              *slog.Logger
-	Now                 func() time.Time
+	// MonitoringPeriod goes into each new incident's workflow parameters:
+	// the follow-up monitoring's length; 0: workflows.DefaultMonitoringPeriod.
+	MonitoringPeriod time.Duration
+	Logger           *slog.Logger
+	Now              func() time.Time
 	// Vault seals and opens the contact data of affected people
 	// (BREACH_DATA_KEY); imports need it.
 	Vault *vault.Vault
@@ -99,6 +102,7 @@ func (s *Service) startWorkflow(ctx context.Context, inc breach.Incident) error 
 		Regimes:             regimes,
 		ReminderOffsets:     s.ReminderOffsets,
 		RetentionAfterClose: s.RetentionAfterClose,
+		MonitoringPeriod:    s.MonitoringPeriod,
 	}
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                    breach.WorkflowID(inc.ID),

@@ -138,6 +138,16 @@ type Send struct {
 // their approval, the send): a child of the incident's workflow.
 func PeopleWorkflowID(incidentID string) string { return WorkflowID(incidentID) + "/people" }
 
+// CredentialsWorkflowID is the workflow of an incident's credential track
+// (the forced password reset and its completions).
+func CredentialsWorkflowID(incidentID string) string { return WorkflowID(incidentID) + "/credentials" }
+
+// ResetPartitionWorkflowID is the workflow resetting one range of accounts
+// in one round of the credential track (a round per start or resume).
+func ResetPartitionWorkflowID(incidentID string, round, partition int) string {
+	return fmt.Sprintf("%s/round/%d/partition/%d", CredentialsWorkflowID(incidentID), round, partition)
+}
+
 // PartitionWorkflowID is the workflow sending one range of people of one send.
 func PartitionWorkflowID(incidentID string, sendSeq, partition int) string {
 	return fmt.Sprintf("%s/send/%d/partition/%d", PeopleWorkflowID(incidentID), sendSeq, partition)

@@ -236,17 +236,6 @@ type MonitoringAlert struct {
 	DraftError string         `json:"draft_error,omitempty"`
 }
 
-// ResetCounts are the accounts of the credential track by state, and how
-// many people completed their reset.
-type ResetCounts struct {
-	Accounts  int64 `json:"accounts"`
-	Pending   int64 `json:"pending"`
-	Running   int64 `json:"running"`
-	Done      int64 `json:"done"`
-	Failed    int64 `json:"failed"`
-	Completed int64 `json:"completed"`
-}
-
 // SendCounts are the ledger's counts of one round: 0 the notice, then the
 // reminders.
 type SendCounts struct {

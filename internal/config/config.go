@@ -16,6 +16,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,9 @@ type Config struct {
 	// InboundSecrets verify the signed webhooks the organisation sends to the
 	// engine (reset completions, abuse signals); several while rotating.
 	InboundSecrets [][]byte
+	// IdPSecretDir is the only folder the identity-provider connectors'
+	// file: secret references may name ("" : any absolute path).
+	IdPSecretDir string
 
 	LogFormat string // "text" or "json"
 	LogLevel  slog.Level
@@ -56,6 +60,9 @@ type Config struct {
 	// RetentionAfterClose is how long after an incident's closure the
 	// contact data of its people is kept before the purge (GDPR Art. 5(1)(e)).
 	RetentionAfterClose time.Duration
+	// MonitoringPeriod is how long the follow-up monitoring runs after the
+	// forced password reset starts.
+	MonitoringPeriod time.Duration
 
 	URL   string // the breach server the CLI talks to
 	Token string // the CLI's API token
@@ -192,6 +199,17 @@ var Vars = []Var{
 			return nil
 		}},
 
+	{Name: "BREACH_IDP_SECRET_DIR", Group: "Encryption",
+		Desc: "Folder the identity-provider connectors' file: secret references must be in (the credential track's " +
+			"configuration names its secrets as env:NAME or file:/path, never holds them); unset: any absolute path.",
+		set: func(c *Config, v string) error {
+			c.IdPSecretDir = v
+			if v != "" && !filepath.IsAbs(v) {
+				return errors.New("must be an absolute path")
+			}
+			return nil
+		}},
+
 	{Name: "BREACH_LOG_FORMAT", Default: "text", Group: "Logging",
 		Desc: "text or json (use json in production).",
 		set: func(c *Config, v string) error {
@@ -221,6 +239,13 @@ var Vars = []Var{
 			"(GDPR Art. 5(1)(e)): days (90d) or a Go duration (2160h). Fixed for each incident when it is opened.",
 		set: func(c *Config, v string) (err error) {
 			c.RetentionAfterClose, err = ParseRetention(v)
+			return err
+		}},
+	{Name: "BREACH_MONITORING_PERIOD", Default: "90d", Group: "Deadlines",
+		Desc: "How long the follow-up monitoring (reminders, abuse signals, weekly reports) runs after the forced " +
+			"password reset starts: days (90d) or a Go duration. Fixed for each incident when it is opened.",
+		set: func(c *Config, v string) (err error) {
+			c.MonitoringPeriod, err = ParseRetention(v)
 			return err
 		}},
 

@@ -415,6 +415,13 @@ func TestParseRetention(t *testing.T) {
 	if err != nil || c.RetentionAfterClose != 30*24*time.Hour {
 		t.Fatalf("BREACH_RETENTION_AFTER_CLOSE=30d: %v %v", c.RetentionAfterClose, err)
 	}
+	if c, err := LoadFrom(env(map[string]string{"BREACH_MONITORING_PERIOD": "30d"})); err != nil || c.MonitoringPeriod != 30*24*time.Hour {
+		t.Fatalf("BREACH_MONITORING_PERIOD=30d: %v %v", c.MonitoringPeriod, err)
+	}
+	if _, err := LoadFrom(env(map[string]string{"BREACH_MONITORING_PERIOD": "forever"})); err == nil ||
+		!strings.Contains(err.Error(), "BREACH_MONITORING_PERIOD") {
+		t.Fatalf("BREACH_MONITORING_PERIOD=forever: want an error naming it, got %v", err)
+	}
 	if _, err := LoadFrom(env(map[string]string{"BREACH_RETENTION_AFTER_CLOSE": "soon"})); err == nil ||
 		!strings.Contains(err.Error(), "BREACH_RETENTION_AFTER_CLOSE") {
 		t.Fatalf("bad retention: %v", err)

@@ -18,6 +18,7 @@ func (e *Engine) Activities() *activities.Activities {
 		Letters: LetterRenderer{}, Mail: e.Mailer, Vault: e.Vault,
 		Reminders: ReminderRenderer{}, Reports: templates.Reports{},
 		Complementary: ComplementaryOpener{Client: e.Temporal},
+		IdP:           e.IdP,
 	}
 }
 

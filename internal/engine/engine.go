@@ -22,6 +22,7 @@ import (
 	"github.com/breach-engine/breach/internal/api"
 	"github.com/breach-engine/breach/internal/app"
 	"github.com/breach-engine/breach/internal/codec"
+	"github.com/breach-engine/breach/internal/idp"
 	"github.com/breach-engine/breach/internal/mail"
 	"github.com/breach-engine/breach/internal/store"
 	"github.com/breach-engine/breach/internal/vault"
@@ -40,8 +41,11 @@ type Engine struct {
 	// long after closure its people's contact data is purged
 	// (BREACH_RETENTION_AFTER_CLOSE); 0: breach.DefaultRetentionAfterClose.
 	RetentionAfterClose time.Duration
-	CORSOrigin          string
-	Logger              *slog.Logger
+	// MonitoringPeriod is carried into each new incident's workflow
+	// (BREACH_MONITORING_PERIOD); 0: workflows.DefaultMonitoringPeriod.
+	MonitoringPeriod time.Duration
+	CORSOrigin       string
+	Logger           *slog.Logger
 	// InsecureCookies drops the Secure flag of the web pages' session cookie,
 	// for `breach dev` on plain http (BREACH_COOKIE_SECURE=false).
 	InsecureCookies bool
@@ -61,6 +65,9 @@ type Engine struct {
 	// InboundSecrets verify the webhooks the organisation signs
 	// (BREACH_INBOUND_SECRET): reset completions, abuse signals.
 	InboundSecrets [][]byte
+	// IdP are the engine-wide options of the identity-provider connectors of
+	// the credential track (the secrets folder, BREACH_IDP_SECRET_DIR).
+	IdP idp.Options
 }
 
 // DataConverter is the payload converter every client and worker of the engine
@@ -75,7 +82,7 @@ func (e *Engine) App() *app.Service {
 	return &app.Service{
 		Store: e.Store, Temporal: e.Temporal, TaskQueue: e.TaskQueue,
 		ReminderOffsets: e.ReminderOffsets, Logger: e.Logger, Vault: e.Vault,
-		RetentionAfterClose: e.RetentionAfterClose,
+		RetentionAfterClose: e.RetentionAfterClose, MonitoringPeriod: e.MonitoringPeriod,
 	}
 }
 

@@ -216,17 +216,17 @@ func (s *Store) RoundCounts(ctx context.Context, incidentID string) ([]breach.Se
 	return out, nil
 }
 
-// ResetCounts counts the incident's accounts of the credential track by
-// state, and the completed resets. One COUNT over the incident's rows: a
-// report asks it once a week.
+// ResetCounts is the incident's accounts of the credential track by state,
+// and the completed resets, as the track's counters (account_reset_counts)
+// keep them.
 func (s *Store) ResetCounts(ctx context.Context, incidentID string) (breach.ResetCounts, error) {
 	var c breach.ResetCounts
 	if !validID(incidentID) {
 		return c, fmt.Errorf("store: reset counts: %w", notFound("incident"))
 	}
-	err := s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'running'),
-		count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE completed_at IS NOT NULL)
-		FROM account_resets WHERE incident_id = $1`, incidentID).Scan(&c.Accounts, &c.Pending, &c.Running, &c.Done, &c.Failed, &c.Completed)
+	err := s.Pool.QueryRow(ctx, `SELECT coalesce(sum(pending), 0), coalesce(sum(running), 0), coalesce(sum(done), 0),
+		coalesce(sum(failed), 0), coalesce(sum(completed), 0) FROM account_reset_counts WHERE incident_id = $1`, incidentID).
+		Scan(&c.Pending, &c.Running, &c.Done, &c.Failed, &c.Completed)
 	if err != nil {
 		return c, fmt.Errorf("store: reset counts: %w", err)
 	}

@@ -22,8 +22,8 @@ func atDay(n float64) time.Time { return resetStart.Add(time.Duration(n * 24 * f
 // makes them (done: the reset was forced).
 func (f *deliveryFixture) accounts(t *testing.T, ids ...int64) {
 	t.Helper()
-	_, err := f.st.Pool.Exec(context.Background(), `INSERT INTO account_resets (incident_id, person_id, state, done_at)
-		SELECT $1, id, 'done', $3 FROM unnest($2::bigint[]) AS id`, f.incident, ids, resetStart)
+	_, err := f.st.Pool.Exec(context.Background(), `INSERT INTO account_resets (incident_id, person_id, state, done_at, account_index)
+		SELECT $1, id, 'done', $3, int8send(id) FROM unnest($2::bigint[]) AS id`, f.incident, ids, resetStart)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -314,9 +314,20 @@ func TestRowsSealedColumnByColumnStillOpen(t *testing.T) {
 	if p, err := st.RecipientByEmail(ctx, ring, id, "old@example.org"); err != nil || p.PersonID != 2 || p.Name != "Ancienne" {
 		t.Fatalf("by email: %+v %v", p, err)
 	}
-	res, err := st.ImportPeople(ctx, dpo, id, seq(person(2, "old@example.org", "Encore"), person(3, "third@example.org", "Trois")), ring, store.ImportOptions{})
-	if err != nil || res.Loaded != 1 || res.Merged != 1 || res.FirstID != 3 {
+	res, err := st.ImportPeople(ctx, dpo, id, seq(person(2, "old@example.org", "Encore"), person(3, "third@example.org", "Trois"),
+		store.PersonRow{Line: 4, Email: "none@example.org", Name: "Sans compte"}), ring, store.ImportOptions{})
+	if err != nil || res.Loaded != 2 || res.Merged != 1 || res.FirstID != 3 {
 		t.Fatalf("second import: %+v %v", res, err)
+	}
+	// The credential track reads the account IDs of both forms, and only
+	// of the people who have one.
+	third, err := st.RecipientByEmail(ctx, ring, id, "third@example.org") // 3 or 4: a later import numbers in index order
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts, err := st.ResetAccounts(ctx, ring, id, []int64{1, 2, 3, 4})
+	if err != nil || len(accounts) != 3 || accounts[1] != "FT-n" || accounts[2] != "FT-o" || accounts[third.PersonID] != "FT-t" {
+		t.Fatalf("account IDs: %v %v", accounts, err)
 	}
 	closeIncident(t, st, id, retention)
 	if _, err := purge(st, id, "purge-layouts"); err != nil {

@@ -136,6 +136,12 @@ func (s *Server) incidentData(r *http.Request, in *info, id string, withWorkflow
 		}
 		v.Monitoring = &webui.MonitoringLists{Alerts: m.Alerts, Reports: m.Reports}
 	}
+	// The forced password reset: counters and the track's row only.
+	as, err := s.app.AccountsStatus(ctx, in.actor, id)
+	if err != nil {
+		return webui.IncidentView{}, iv, err
+	}
+	v.Accounts = accountsProgress(as)
 	for _, a := range app.Waiting(st) {
 		v.Waiting = append(v.Waiting, stepView(id, a))
 	}
@@ -440,4 +446,25 @@ func asErrors(err error, es *breach.Errors) bool {
 		*es = e
 	}
 	return ok
+}
+
+// accountsProgress is the credential track's part of the incident page.
+func accountsProgress(as app.AccountsStatus) *webui.AccountsProgress {
+	p := &webui.AccountsProgress{State: breach.TrackIdle, Counts: as.Counts, Handled: as.Counts.Done + as.Counts.Failed,
+		CompletedPc: as.CompletionRate}
+	if tr := as.Track; tr != nil {
+		started := tr.StartedAt
+		p.State, p.Round, p.StartedAt = tr.State, tr.Round, &started
+		p.LastError, p.Paused, p.PollError = tr.LastError, tr.PausedReason, tr.PollError
+		var c struct {
+			Kind string `json:"kind"`
+		}
+		if json.Unmarshal(tr.Config, &c) == nil {
+			p.Connector = c.Kind
+		}
+	}
+	for _, d := range as.Daily {
+		p.Daily = append(p.Daily, webui.DayCompletions{Day: d.Day, Completed: d.Completed})
+	}
+	return p
 }

@@ -686,3 +686,52 @@ func TestPeoplePage(t *testing.T) {
 		t.Errorf("preview without a letter: %d", res.status)
 	}
 }
+
+// The incident page shows the forced password reset: not started, then the
+// accounts by state, the completions per day, and the connector's error
+// when it paused the reset, to everyone who reads the incident.
+func TestIncidentPageShowsAccountsReset(t *testing.T) {
+	v := newEnv(t)
+	ctx := context.Background()
+	dpo, auditor := v.as("dpo"), v.as("auditor")
+	id := v.openIncident(dpo, "accounts-1")
+	p := "/incidents/" + id
+	if page := dpo.get(p); !page.has(".accounts-progress") || !strings.Contains(page.text(".accounts-progress"), "non commencée") {
+		t.Fatalf("before the start:\n%s", page.text(".accounts-progress"))
+	}
+	var file bytes.Buffer
+	if err := people.Generate(&file, 30, 3, people.CSV); err != nil {
+		t.Fatal(err)
+	}
+	if res := dpo.upload(p+"/people/import", file.Bytes(), false, false); res.status >= 400 {
+		t.Fatalf("import: %d", res.status)
+	}
+	const connErr = "identity provider (webhook) misconfigured: webhook.url: no such endpoint at the receiver: HTTP 404"
+	_, err := v.store.Do(ctx, store.Op{Key: "accounts-page"}, nil, func(ctx context.Context, tx *store.Tx) (any, error) {
+		if _, _, err := tx.StartCredentialTrack(ctx, v.users["dpo"].Actor(), store.StartTrackInput{IncidentID: id,
+			Config: []byte(`{"kind":"webhook","webhook":{"url":"https://idp.example.org/x","secret":"env:S"}}`)}); err != nil {
+			return nil, err
+		}
+		if _, err := tx.CreateResetRows(ctx, v.engine.Vault, id, 1, 30, 0); err != nil {
+			return nil, err
+		}
+		return tx.SetTrackState(ctx, breach.System, store.TrackChange{IncidentID: id, State: breach.TrackPaused,
+			Reason: "the identity provider connector is misconfigured", Error: connErr})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client{dpo, auditor} {
+		page := c.get(p)
+		if page.status != 200 || !page.has(`.accounts-progress [data-state="paused"]`) || !page.has(`.accounts-progress dd[data-count="pending"]`) {
+			t.Fatalf("paused reset:\n%s", page.text(".accounts-progress"))
+		}
+		if got := page.text("[data-connector-error]"); got != connErr {
+			t.Errorf("connector error shown %q", got)
+		}
+		if got := page.text(`.accounts-progress dd[data-count="pending"]`); got != "30" {
+			t.Errorf("pending %q, want 30", got)
+		}
+		noInline(t, p, page)
+	}
+}

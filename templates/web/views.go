@@ -219,6 +219,28 @@ type MonitoringLists struct {
 	Reports []breach.MonitoringReport
 }
 
+// AccountsProgress is the forced password reset's progress (the credential
+// track), from the counters.
+type AccountsProgress struct {
+	State       breach.TrackState // idle before the start
+	Round       int
+	Connector   string // the connector's kind
+	StartedAt   *time.Time
+	Counts      breach.ResetCounts
+	Handled     int64  // done + failed
+	LastError   string // the connector's error that paused the track
+	Paused      string // why it is paused
+	PollError   string
+	Daily       []DayCompletions
+	CompletedPc float64 // completed / done, in percent
+}
+
+// DayCompletions is the completions of one day (Europe/Paris).
+type DayCompletions struct {
+	Day       string // YYYY-MM-DD
+	Completed int64
+}
+
 // IncidentView is the incident page.
 type IncidentView struct {
 	Incident   breach.Incident
@@ -233,6 +255,9 @@ type IncidentView struct {
 	// Monitoring lists the follow-up's alerts and reports (DPO and
 	// auditors); nil for the others.
 	Monitoring *MonitoringLists
+	// Accounts is the progress of the forced password reset; nil when it
+	// could not be read.
+	Accounts *AccountsProgress
 	// WorkflowsUnavailable: the workflow events could not be read in time;
 	// the timeline shows the audit rows only.
 	WorkflowsUnavailable bool

@@ -17,11 +17,13 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/breach-engine/breach/activities"
 	"github.com/breach-engine/breach/internal/breach"
 	"github.com/breach-engine/breach/internal/devserver"
+	"github.com/breach-engine/breach/internal/idp"
 	"github.com/breach-engine/breach/workflows"
 )
 
@@ -59,6 +61,7 @@ type standIns struct {
 	letters  map[breach.Language]int
 	sent     map[int64]bool // the ledger: people sent
 	deferred map[int64]bool // people refused for now once
+	reports  int
 	n        int
 }
 
@@ -99,7 +102,25 @@ func (s *standIns) register(w worker.Worker) {
 		return s.next("filing"), nil
 	}, "RecordFiling")
 	reg(func(ctx context.Context, in activities.AlarmInput) error { return nil }, "RecordAlarm")
-	reg(func(ctx context.Context, in activities.CloseInput) error { return nil }, "CloseIncident")
+	reg(func(ctx context.Context, in activities.CloseInput) (activities.CloseResult, error) {
+		return activities.CloseResult{}, nil
+	}, "CloseIncident")
+	reg(func(ctx context.Context, in activities.PurgeInput) (activities.PurgeResult, error) {
+		return activities.PurgeResult{}, nil
+	}, "PurgePeople")
+	// The follow-up monitoring: no signal crosses a threshold, reports are
+	// numbered in memory.
+	reg(func(ctx context.Context, in activities.EvaluateSignalsInput) ([]breach.Crossing, error) {
+		return nil, nil
+	},
+		"EvaluateSignals")
+	reg(func(ctx context.Context, in activities.ReportInput) (activities.ReportRef, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.reports++
+		return activities.ReportRef{ID: s.next("report"), Seq: s.reports, Final: in.Final,
+			ContentHash: fmt.Sprintf("%064d", s.reports), Mailed: true}, nil
+	}, "WriteReport")
 	reg(func(ctx context.Context, in activities.SaveLetterInput) (activities.LetterRef, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -217,6 +238,8 @@ func TestRecordHistories(t *testing.T) {
 		AwareAt:         aware,
 		Regimes:         []breach.RegimeCode{breach.RegimeNIS2},
 		ReminderOffsets: []time.Duration{5 * time.Second},
+		// The purge two seconds after the closure: the history ends with it.
+		RetentionAfterClose: 2 * time.Second,
 	}
 	incWF := breach.WorkflowID(incidentID)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: incWF, TaskQueue: workflows.TaskQueue}, workflows.IncidentWorkflowName, params)
@@ -375,6 +398,220 @@ func TestRecordHistories(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The history just written must replay.
+		replayer := worker.NewWorkflowReplayer()
+		workflows.Register(replayer)
+		if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, path); err != nil {
+			t.Fatalf("replay %s: %v", file, err)
+		}
+		t.Logf("%s: %d events", path, len(hist.Events))
+	}
+}
+
+// Histories of the credential track: the incident (with its Credentials
+// child), the Credentials workflow, and the last run of a reset partition.
+const (
+	IncidentCredentialsHistory = "incident_credentials.json"
+	CredentialsHistory         = "credentials.json"
+	MonitoringHistory          = "monitoring.json"
+	ResetPartitionHistory      = "reset_partition.json"
+)
+
+// recAccounts is the synthetic population of the recorded reset.
+const recAccounts = 1000
+
+// credentialStandIns keep the reset rows in memory: one state per person;
+// the connector breaks at the 4th batch until the configuration is replaced.
+type credentialStandIns struct {
+	mu      sync.Mutex
+	done    map[int64]bool
+	batches int
+	broken  bool
+	fixed   bool
+	track   breach.TrackState
+}
+
+func (s *credentialStandIns) register(w worker.Worker) {
+	reg := func(fn any, name string) {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	const brokenMsg = "identity provider (webhook) misconfigured: webhook.url: no such endpoint at the receiver: HTTP 404"
+	reg(func(ctx context.Context, in activities.CheckConnectorInput) error { return nil }, "CheckConnector")
+	reg(func(ctx context.Context, in activities.StartResetInput) (activities.ResetRef, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.track = breach.TrackRunning
+		return activities.ResetRef{StartedAt: time.Now().UTC(), Round: 1, Accounts: recAccounts, MinPerson: 1, MaxPerson: recAccounts}, nil
+	}, "StartReset")
+	reg(func(ctx context.Context, in activities.ResetStateInput) (activities.ResetRef, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.track = in.State
+		if in.Config != nil {
+			s.fixed = true
+		}
+		return activities.ResetRef{Round: 2, Accounts: recAccounts}, nil
+	}, "SetResetState")
+	reg(func(ctx context.Context, in activities.CreateResetRowsInput) (int64, error) {
+		return in.To - in.From + 1, nil
+	}, "CreateResetRows")
+	reg(func(ctx context.Context, in activities.ResetBatchInput) (activities.ResetBatchResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		res := activities.ResetBatchResult{Next: in.Cursor}
+		if s.track != breach.TrackRunning {
+			res.Stopped = s.track
+			return res, nil
+		}
+		s.batches++
+		if s.batches == 4 && !s.fixed {
+			s.track = breach.TrackPaused
+			return res, temporal.NewNonRetryableApplicationError(brokenMsg, idp.ConfigErrorType, nil)
+		}
+		n := 0
+		for id := max(in.Cursor, in.From); id <= in.To && n < in.Limit; id++ {
+			if s.done[id] {
+				continue
+			}
+			n++
+			s.done[id] = true
+			res.Claimed++
+			res.Done++
+			res.Next = id + 1
+		}
+		if n < in.Limit {
+			res.Next = in.To + 1
+		}
+		return res, nil
+	}, "ResetBatch")
+	reg(func(ctx context.Context, in activities.PollStatusInput) (activities.PollStatusResult, error) {
+		return activities.PollStatusResult{Checked: recAccounts, Completed: recAccounts / 3}, nil
+	}, "PollStatus")
+}
+
+// TestRecordCredentialHistories runs an incident's credential track: the
+// reset started, paused by a misconfigured connector, resumed with a new
+// configuration, partitions continuing as new, one status poll, the close.
+func TestRecordCredentialHistories(t *testing.T) {
+	if !*record {
+		t.Skip("pass -args -record to record the replay histories")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	srv, err := devserver.StartTemporal(ctx, devserver.TemporalConfig{Namespace: "breach-record"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	quiet := log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	c, err := client.Dial(client.Options{HostPort: srv.HostPort(), Namespace: srv.Namespace(), Identity: "breach-record", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w := worker.New(c, workflows.TaskQueue, worker.Options{Identity: "breach-record"})
+	workflows.Register(w)
+	si := &standIns{versions: map[breach.DraftKey]int{}, letters: map[breach.Language]int{}, sent: map[int64]bool{}, deferred: map[int64]bool{}}
+	si.register(w)
+	cs := &credentialStandIns{done: map[int64]bool{}}
+	cs.register(w)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	const incident = "rec-incident-credentials"
+	now := time.Now().UTC().Truncate(time.Second)
+	incWF := breach.WorkflowID(incident)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: incWF, TaskQueue: workflows.TaskQueue}, workflows.IncidentWorkflowName,
+		workflows.IncidentParams{IncidentID: incident, DetectedAt: now.Add(-2 * time.Hour), AwareAt: now.Add(-time.Hour),
+			RetentionAfterClose: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	credWF := breach.CredentialsWorkflowID(incident)
+	update := func(name string, arg any) error {
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: credWF, UpdateName: name, Args: []any{arg},
+			WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err != nil {
+			return err
+		}
+		return h.Get(ctx, nil)
+	}
+	view := func() workflows.CredentialsView {
+		var v workflows.CredentialsView
+		q, err := c.QueryWorkflow(ctx, credWF, "", workflows.QueryState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Get(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	waitPhase := func(phase breach.TrackState, ok func(workflows.CredentialsView) bool) {
+		for {
+			v := view()
+			if v.Phase == phase && v.Running == 0 && (ok == nil || ok(v)) {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	for { // the incident starts its children first
+		if _, err := c.DescribeWorkflowExecution(ctx, credWF, ""); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cfg := &idp.Config{Kind: idp.KindWebhook, Webhook: &idp.WebhookConfig{URL: "https://idp.example.org/synthetic", Secret: "env:SYNTHETIC_SECRET"}}
+	if err := update(workflows.UpdateStartReset, workflows.StartResetUpdate{Actor: approverA, Config: cfg}); err == nil {
+		t.Fatal("start by an approver accepted")
+	}
+	if err := update(workflows.UpdateStartReset, workflows.StartResetUpdate{Actor: dpo, Config: cfg, Options: workflows.ResetOptions{
+		Partitions: 2, BatchSize: 100, BatchesPerRun: 3, PollInterval: time.Minute, PollFor: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(breach.TrackPaused, nil)
+	if err := update(workflows.UpdateResumeReset, workflows.ResumeResetUpdate{Actor: dpo, Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(breach.TrackPolling, func(v workflows.CredentialsView) bool { return v.Polls >= 1 })
+	if err := func() error {
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: incWF, UpdateName: workflows.UpdateClose,
+			Args: []any{workflows.CloseUpdate{Actor: dpo, Summary: "synthetic closing summary"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err != nil {
+			return err
+		}
+		return h.Get(ctx, nil)
+	}(); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	readHistory := func(wf string) *historypb.History {
+		hist := &historypb.History{}
+		it := c.GetWorkflowHistory(ctx, wf, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hist.Events = append(hist.Events, ev)
+		}
+		return hist
+	}
+	for file, wf := range map[string]string{IncidentCredentialsHistory: incWF, CredentialsHistory: credWF,
+		ResetPartitionHistory: breach.ResetPartitionWorkflowID(incident, 2, 0), MonitoringHistory: breach.MonitoringWorkflowID(incident)} {
+		hist := readHistory(wf)
+		b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(testdata, file)
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		replayer := worker.NewWorkflowReplayer()
 		workflows.Register(replayer)
 		if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, path); err != nil {
