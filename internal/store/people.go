@@ -85,8 +85,9 @@ type ImportResult struct {
 // Every row is written once, into its final place: a staging table and an
 // INSERT .. SELECT would write it twice, and at millions of rows the table's
 // own costs dominate anyway. The first import of an incident loads its own
-// bare partition and builds the keys once at the end (preparePartition,
-// buildKeys, attach); later ones load the attached partition row by row. De-duplication
+// bare partition and builds its primary key once at the end
+// (preparePartition, buildKeys, attach); later ones load the attached
+// partition row by row, under both its keys (emailKey). De-duplication
 // happens before COPY, on a set of 64-bit prefixes of the blind indexes of
 // the people already in the incident and of the rows seen so far: 8 to 16
 // bytes per person, never the rows themselves (64 MB for 4.8 million). A row
@@ -205,6 +206,9 @@ func (s *Store) ImportPeopleBatches(ctx context.Context, actor breach.Actor, inc
 	var maxID int64
 	seen := newPrefixSet()
 	if !imp.fresh {
+		if err := imp.emailKey(ctx); err != nil {
+			return res, fmt.Errorf("store: import people: %w", err)
+		}
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM people WHERE incident_id = $1`, incidentID).Scan(&maxID); err != nil {
 			return res, fmt.Errorf("store: import people: highest id: %w", err)
 		}
@@ -229,6 +233,11 @@ func (s *Store) ImportPeopleBatches(ctx context.Context, actor breach.Actor, inc
 	}
 	var fromStaging int64
 	if imp.staged > 0 {
+		if imp.fresh {
+			if err := imp.emailKey(ctx); err != nil { // mergeStaged goes through it
+				return res, fmt.Errorf("store: import people: %w", err)
+			}
+		}
 		if fromStaging, err = imp.mergeStaged(ctx, incidentID, maxID+direct); err != nil {
 			return res, err
 		}
@@ -467,16 +476,38 @@ func (imp *importer) preparePartition(ctx context.Context) error {
 	return nil
 }
 
-// buildKeys gives a freshly loaded partition the keys every partition of
-// people has (migration people_partitions): PRIMARY KEY (id) and UNIQUE (email_index), each
-// built by one sort of the loaded rows (far cheaper than inserting every row
-// into them one by one, above all the blind index, whose keys are random).
-// The staged rows (possible duplicates) are merged after this, through them.
+// buildKeys gives a freshly loaded partition its primary key (id), built by
+// one sort of the loaded rows (far cheaper than inserting every row into it
+// one by one): the send, the ledger and the credential track find people
+// by ID ranges from the start.
+//
+// The other key of a partition, its unique index on the blind index
+// (emailKey), waits until something needs it: the rows of a first import
+// are unique by construction, the orderer having sent to the staging table
+// every row whose prefix it had seen (equal indexes have equal prefixes).
+// It is built in this transaction when staged rows are to be merged, and
+// otherwise by the next import into the incident before it loads anything,
+// imports being the only writers of people: from then on the database
+// enforces it. Building it was half the cost of the keys, as much as a
+// raw COPY of the same rows.
 func (imp *importer) buildKeys(ctx context.Context) error {
 	part := pgx.Identifier{imp.part}.Sanitize()
 	if _, err := imp.tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB';
-		ALTER TABLE `+part+` ADD PRIMARY KEY (id), ADD UNIQUE (email_index)`); err != nil {
-		return fmt.Errorf("build the partition's keys: %w", mapErr(err))
+		ALTER TABLE `+part+` ADD PRIMARY KEY (id)`); err != nil {
+		return fmt.Errorf("build the partition's primary key: %w", mapErr(err))
+	}
+	return nil
+}
+
+// emailKey gives the partition its unique index on the blind index, if it
+// has none yet (see buildKeys): named as ADD UNIQUE (email_index) names it,
+// as partitions made before had it. The lock it takes lets the incident's
+// people be read meanwhile; only imports write them, one at a time.
+func (imp *importer) emailKey(ctx context.Context) error {
+	if _, err := imp.tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB';
+		CREATE UNIQUE INDEX IF NOT EXISTS `+pgx.Identifier{imp.part + "_email_index_key"}.Sanitize()+
+		` ON `+pgx.Identifier{imp.part}.Sanitize()+` (email_index)`); err != nil {
+		return fmt.Errorf("build the partition's unique blind index: %w", mapErr(err))
 	}
 	return nil
 }
@@ -1083,7 +1114,8 @@ func scanRecipient(row pgx.Row, o *vault.Opener, incident uuid.UUID) (breach.Rec
 }
 
 // RecipientByEmail finds a person of the incident through the blind index,
-// under every key of the ring. email must be normalised as the import does
+// under every key of the ring (by a scan of the incident's partition until
+// its unique index on the blind index is built, see buildKeys). email must be normalised as the import does
 // (people.NormalizeEmail). Not found is ErrNotFound, without the address.
 func (s *Store) RecipientByEmail(ctx context.Context, v *vault.Vault, incidentID, email string) (breach.Recipient, error) {
 	if !validID(incidentID) {
