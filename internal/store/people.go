@@ -23,10 +23,11 @@ import (
 	"github.com/breach-engine/breach/internal/vault"
 )
 
-// The affected people of an incident (migrations 002 and 003). Their contact
-// data is sealed by the vault before it reaches Postgres; what the database
-// sees in clear is the language, the counts and the IDs. Nothing here logs,
-// audits or quotes a person's data in an error.
+// The affected people of an incident (migrations 002, 003, 012 and 014).
+// Their contact data is sealed by the vault before it reaches Postgres, as
+// one record per person (vault.ContactData); what the database sees in
+// clear is the language, whether the person has an account, the counts and
+// the IDs. Nothing here logs, audits or quotes a person's data in an error.
 
 // PersonRow is one person to import, normalised (internal/people). A row
 // with a Reject reason was refused by the parser: it is counted and listed,
