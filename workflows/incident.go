@@ -463,7 +463,10 @@ func (r *incidentRun) startMonitoring(ctx workflow.Context, rs ResetStarted) {
 		Period:     r.params.MonitoringPeriod,
 	})
 	if err := r.monitoring.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		// Not started: nothing to signal at closure nor to wait for
+		// before the purge, which must not be blocked by it.
 		r.logger.Error("start the monitoring workflow", "error", err)
+		r.monitoring = nil
 	}
 }
 
