@@ -326,7 +326,7 @@ func TestSQLConnectionMisconfiguration(t *testing.T) {
 	ctx := context.Background()
 	u, err := url.Parse(db.url)
 	if err != nil {
-		t.Skip("database URL is not a URL")
+		t.Fatalf("database URL: %v", err)
 	}
 	otherDB := *u
 	otherDB.Path = "/no_such_database"

@@ -923,9 +923,7 @@ func (s *Store) AccountsProgress(ctx context.Context, incidentID string) (Accoun
 		default:
 			return err
 		}
-		if err := q.QueryRow(ctx, `SELECT coalesce(sum(pending), 0), coalesce(sum(running), 0), coalesce(sum(done), 0),
-				coalesce(sum(failed), 0), coalesce(sum(completed), 0) FROM account_reset_counts WHERE incident_id = $1`, incidentID).
-			Scan(&p.Counts.Pending, &p.Counts.Running, &p.Counts.Done, &p.Counts.Failed, &p.Counts.Completed); err != nil {
+		if p.Counts, err = resetCounts(ctx, q, incidentID); err != nil {
 			return err
 		}
 		rows, err := q.Query(ctx, `SELECT to_char(day, 'YYYY-MM-DD'), completed FROM account_completions_daily
@@ -946,6 +944,16 @@ func (s *Store) AccountsProgress(ctx context.Context, incidentID string) (Accoun
 		p.Daily = []DayCount{}
 	}
 	return p, nil
+}
+
+// resetCounts sums the incident's counters over their shards: a few rows,
+// however many accounts.
+func resetCounts(ctx context.Context, q querier, incidentID string) (breach.ResetCounts, error) {
+	var c breach.ResetCounts
+	err := q.QueryRow(ctx, `SELECT coalesce(sum(pending), 0), coalesce(sum(running), 0), coalesce(sum(done), 0),
+		coalesce(sum(failed), 0), coalesce(sum(completed), 0) FROM account_reset_counts WHERE incident_id = $1`, incidentID).
+		Scan(&c.Pending, &c.Running, &c.Done, &c.Failed, &c.Completed)
+	return c, err
 }
 
 // CountResets counts the incident's reset rows by state, and the completed

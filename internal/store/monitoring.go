@@ -220,13 +220,10 @@ func (s *Store) RoundCounts(ctx context.Context, incidentID string) ([]breach.Se
 // and the completed resets, as the track's counters (account_reset_counts)
 // keep them.
 func (s *Store) ResetCounts(ctx context.Context, incidentID string) (breach.ResetCounts, error) {
-	var c breach.ResetCounts
 	if !validID(incidentID) {
-		return c, fmt.Errorf("store: reset counts: %w", notFound("incident"))
+		return breach.ResetCounts{}, fmt.Errorf("store: reset counts: %w", notFound("incident"))
 	}
-	err := s.Pool.QueryRow(ctx, `SELECT coalesce(sum(pending), 0), coalesce(sum(running), 0), coalesce(sum(done), 0),
-		coalesce(sum(failed), 0), coalesce(sum(completed), 0) FROM account_reset_counts WHERE incident_id = $1`, incidentID).
-		Scan(&c.Pending, &c.Running, &c.Done, &c.Failed, &c.Completed)
+	c, err := resetCounts(ctx, s.Pool, incidentID)
 	if err != nil {
 		return c, fmt.Errorf("store: reset counts: %w", err)
 	}
