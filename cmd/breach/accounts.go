@@ -176,7 +176,10 @@ func runAccountsStatus(cmd *cobra.Command, path string, watch bool, every time.D
 		var st app.AccountsStatus
 		ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 		defer cancel()
-		return st, c.Do(ctx, http.MethodGet, path, nil, &st)
+		if err := c.Do(ctx, http.MethodGet, path, nil, &st); err != nil {
+			return st, fmt.Errorf("accounts status: %w", err)
+		}
+		return st, nil
 	}
 	st, err := read()
 	if err != nil {
@@ -187,21 +190,13 @@ func runAccountsStatus(cmd *cobra.Command, path string, watch bool, every time.D
 		printAccountsStatus(out, st)
 		return nil
 	}
-	for !resetSettled(st) {
+	st = watchUntil(cmd, st, every, read, resetSettled, func(st app.AccountsStatus) {
 		c := st.Counts
 		fmt.Fprintf(cmd.ErrOrStderr(), "%s  done %s / %s  failed %s  pending %s  running %s\n", time.Now().Format(time.TimeOnly),
 			humanInt(c.Done), humanInt(c.Total()), humanInt(c.Failed), humanInt(c.Pending), humanInt(c.Running))
-		select {
-		case <-cmd.Context().Done():
-			return nil
-		case <-time.After(every):
-		}
-		next, err := read()
-		if err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "breach: accounts status: %v\n", err)
-			continue
-		}
-		st = next
+	})
+	if cmd.Context().Err() != nil {
+		return nil
 	}
 	printAccountsStatus(out, st)
 	return nil

@@ -95,24 +95,14 @@ func runMonitoringStatus(cmd *cobra.Command, path string, watch bool, every time
 	}
 	if watch {
 		last := ""
-		for !monitoringEnded(m) {
+		m = watchUntil(cmd, m, every, read, monitoringEnded, func(m app.Monitoring) {
 			if line := monitoringLine(m); line != last {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s  %s\n", time.Now().Format(time.TimeOnly), line)
 				last = line
 			}
-			select {
-			case <-cmd.Context().Done():
-				return nil
-			case <-time.After(every):
-			}
-			next, err := read()
-			if err != nil {
-				// A server restarting is no reason to stop watching a
-				// 90-day period: say so and try again.
-				fmt.Fprintf(cmd.ErrOrStderr(), "breach: %v\n", err)
-				continue
-			}
-			m = next
+		})
+		if cmd.Context().Err() != nil {
+			return nil
 		}
 	}
 	printMonitoring(cmd.OutOrStdout(), m)
